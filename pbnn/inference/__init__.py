@@ -1,0 +1,148 @@
+"""Inference engines behind :func:`pbnn.fit`; each returns the same :class:`~pbnn.results.Fit`.
+
+>>> import pbnn
+>>> sorted(pbnn.inference.METHODS)
+['advi', 'fullrank_advi', 'nuts']
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from pbnn.compile import build_model
+from pbnn.inference import advi, nuts
+from pbnn.results import Fit
+from pbnn.spec import BNN
+from pbnn.validation import check_data
+
+#: Method name -> engine function ``run(spec, model_factory, X, y, *, seed, progressbar, **options)``.
+METHODS: dict[str, Callable[..., "EngineResult"]] = {
+    "advi": advi.run_meanfield,
+    "fullrank_advi": advi.run_fullrank,
+    "nuts": nuts.run,
+}
+
+EngineResult = tuple[xr.Dataset, xr.Dataset]
+
+
+def fit(
+    spec: BNN,
+    X: Any,
+    y: Any,
+    method: str = "advi",
+    *,
+    seed: int | None = None,
+    progressbar: bool = True,
+    **options: Any,
+) -> Fit:
+    """Fit ``spec`` to ``X``, ``y`` with ``method`` and return a :class:`~pbnn.results.Fit`.
+
+    Methods and their options (defaults in brackets):
+
+    * ``"advi"`` / ``"fullrank_advi"``: ``steps`` [30_000], ``batch_size`` [None: full batch],
+      ``learning_rate`` [0.01, Adam], ``draws`` [1000], ``engine`` ["auto": the compiled JAX loop
+      when jax is installed, else PyMC's ``pm.fit``], ``backend`` ["numba", for ``pm.fit``].
+    * ``"nuts"``: ``sampler`` ["pymc"; "nutpie", "numpyro", "blackjax"], ``draws`` [1000],
+      ``tune`` [1000], ``chains`` [4], ``target_accept`` [0.9], ``backend`` ["numba", pymc sampler].
+
+    ``seed`` makes the run reproducible (None draws one and records it in ``idata.attrs``).
+
+    >>> import pbnn
+    >>> from pbnn import datasets
+    >>> X_tr, X_te, y_tr, y_te = datasets.moons(n_samples=200)
+    >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=3000, progressbar=False, seed=1)
+    >>> fit.predict(X_te).accuracy(y_te) > 0.8
+    True
+    """
+    if not isinstance(spec, BNN):
+        raise TypeError(f"spec: expected a pbnn.BNN, got {type(spec).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method: unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    engine = METHODS[method]
+    _check_options(method, engine, options)
+    X, y = check_data(spec, X, y, batch_size=options.get("batch_size"))
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**31)
+    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
+
+    start = time.perf_counter()
+    model = build_model(spec, X, y)
+    posterior, sample_stats = engine(spec, model, X, y, seed=int(seed), progressbar=progressbar, **options)
+    seconds = time.perf_counter() - start
+    posterior = _with_parameter_deterministics(model, posterior)
+
+    attrs = {
+        "pbnn_version": _version(),
+        "pbnn_method": method,
+        "pbnn_options": json.dumps(_jsonable(options), sort_keys=True),
+        "pbnn_seed": int(seed),
+        "pbnn_spec": spec.to_toml(),
+        "pbnn_input_shape": json.dumps(list(X.shape[1:])),
+        "pbnn_fit_seconds": float(seconds),
+    }
+    obs = {"obs": np.arange(len(y))}
+    input_dims = [model.named_vars_to_dims["X"][k] for k in range(X.ndim)]
+    groups = {
+        "posterior": posterior,
+        "sample_stats": sample_stats,
+        "observed_data": xr.Dataset({"y": ("obs", y)}, coords=obs),
+        "constant_data": xr.Dataset({"X": (input_dims, X)}, coords=obs),
+    }
+    for ds in groups.values():
+        ds.attrs.update({k: attrs[k] for k in ("pbnn_version", "pbnn_method")})
+    idata = xr.DataTree.from_dict(groups)
+    idata.attrs.update(attrs)
+    return Fit(spec, idata)
+
+
+def draws_to_posterior(model: pm.Model, values: dict[str, np.ndarray]) -> xr.Dataset:
+    """A posterior Dataset from arrays ``values[name]`` of shape (chain, draw, *shape) of free RVs."""
+    data_vars = {}
+    for rv in model.free_RVs:
+        dims = ("chain", "draw", *model.named_vars_to_dims.get(rv.name, ()))
+        data_vars[rv.name] = (dims, np.asarray(values[rv.name]))
+    first = np.asarray(values[model.free_RVs[0].name])
+    coords = {"chain": np.arange(first.shape[0]), "draw": np.arange(first.shape[1])}
+    used = {d for _, (dims, _) in data_vars.items() for d in dims}
+    coords.update({d: np.asarray(model.coords[d]) for d in used if d in model.coords})
+    return xr.Dataset(data_vars, coords=coords)
+
+
+def _with_parameter_deterministics(model: pm.Model, posterior: xr.Dataset) -> xr.Dataset:
+    """Add the spec's parameter Deterministics (e.g. hierarchical ``w_i = sigma * z``) to the posterior."""
+    from pbnn.compile import parameter_names
+
+    free = [rv.name for rv in model.free_RVs]
+    posterior = posterior[free]
+    wanted = [name for name in parameter_names(model) if name not in free]
+    if not wanted:
+        return posterior
+    extra = pm.compute_deterministics(posterior, var_names=wanted, model=model, progressbar=False)
+    return xr.merge([posterior, extra])
+
+
+def _check_options(method: str, engine: Callable, options: dict[str, Any]) -> None:
+    params = inspect.signature(engine).parameters
+    known = [name for name, p in params.items() if p.kind is p.KEYWORD_ONLY and name not in ("seed", "progressbar")]
+    for name in options:
+        if name not in known:
+            raise TypeError(f"{name}: not an option of method {method!r}; its options are {', '.join(known)}")
+
+
+def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, bool | int | float | str | type(None)) else repr(v)) for k, v in options.items()}
+
+
+def _version() -> str:
+    import pbnn
+
+    return pbnn.__version__

@@ -1,0 +1,121 @@
+"""ADVI (mean-field or full-rank Gaussian on the unconstrained space), full batch or minibatch.
+
+Two engines optimize the same objective, PyMC's ELBO with ``total_size`` scaling for minibatches:
+
+* ``"jax"``: the whole optimization loop compiled with JAX, chunks of steps per call
+  (:mod:`pbnn.inference.jax_advi`); the default when jax is installed;
+* ``"pymc"``: PyMC's ``pm.fit`` with Adam, compiled with ``backend`` (NUMBA by default).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from pbnn.compile import build_model
+from pbnn.validation import check_positive_int
+
+ENGINES = ("auto", "jax", "pymc")
+
+
+def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
+                  draws=1000, engine="auto", backend="numba"):
+    """Mean-field ADVI; returns (posterior, sample_stats with the ELBO history)."""
+    return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
+                batch_size=batch_size, learning_rate=learning_rate, draws=draws, engine=engine, backend=backend)
+
+
+def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
+                 draws=1000, engine="auto", backend="numba"):
+    """Full-rank ADVI; returns (posterior, sample_stats with the ELBO history)."""
+    return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
+                batch_size=batch_size, learning_rate=learning_rate, draws=draws, engine=engine, backend=backend)
+
+
+def resolve_engine(engine: str) -> str:
+    """``"auto"`` -> ``"jax"`` when jax is installed, else ``"pymc"``; checks the name."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine: unknown ADVI engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    has_jax = importlib.util.find_spec("jax") is not None
+    if engine == "jax" and not has_jax:
+        raise ImportError("engine='jax' needs jax, which is not installed; install the extra with: pip install 'pbnn[jax]'")
+    if engine == "auto":
+        return "jax" if has_jax and _jax_engine_available() else "pymc"
+    return engine
+
+
+def _jax_engine_available() -> bool:
+    return importlib.util.find_spec("pbnn.inference.jax_advi") is not None
+
+
+def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, draws, engine, backend):
+    steps = check_positive_int("steps", steps)
+    draws = check_positive_int("draws", draws)
+    if not (isinstance(learning_rate, int | float) and learning_rate > 0):
+        raise ValueError(f"learning_rate: expected a positive number, got {learning_rate!r}")
+    fit_seed, sample_seed = np.random.SeedSequence(seed).generate_state(2)
+    if resolve_engine(engine) == "jax":
+        return _run_jax(model, fullrank=fullrank, seed=int(fit_seed), sample_seed=int(sample_seed),
+                        progressbar=progressbar, steps=steps, batch_size=batch_size,
+                        learning_rate=learning_rate, draws=draws)
+    train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size)
+    with train:
+        approx = pm.fit(
+            steps,
+            method="fullrank_advi" if fullrank else "advi",
+            obj_optimizer=pm.adam(learning_rate=learning_rate),
+            random_seed=int(fit_seed),
+            progressbar=progressbar,
+            backend=backend,
+        )
+        sampled = approx.sample(draws, random_seed=int(sample_seed))
+    free = [rv.name for rv in model.free_RVs]
+    posterior = sampled["posterior"].to_dataset()[free]
+    elbo = -np.asarray(approx.hist, dtype=np.float64)
+    return posterior, _elbo_stats(elbo)
+
+
+def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate, draws):
+    from pbnn.inference import draws_to_posterior
+    from pbnn.inference.jax_advi import fit_advi
+
+    with _progress(progressbar, steps) as advance:
+        result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
+                          learning_rate=learning_rate, fullrank=fullrank, seed=seed,
+                          callback=lambda step, elbo: advance(step, elbo))
+    samples = result.sample(draws, seed=sample_seed)
+    posterior = draws_to_posterior(model, {k: v[None] for k, v in samples.items()})
+    return posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64))
+
+
+def _elbo_stats(elbo: np.ndarray) -> xr.Dataset:
+    return xr.Dataset({"elbo": ("step", elbo)}, coords={"step": np.arange(1, len(elbo) + 1)})
+
+
+class _progress:
+    """A rich progress bar advanced by the JAX engine between chunks of steps (no-op when off)."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda step, elbo: None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("ADVI"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                             TextColumn("ELBO {task.fields[elbo]}"), TimeRemainingColumn())
+        self._bar.start()
+        task = self._bar.add_task("advi", total=self.total, elbo="")
+
+        def advance(step: int, elbo: np.ndarray) -> None:
+            self._bar.update(task, completed=step, elbo=f"{float(np.mean(elbo)):.2f}")
+
+        return advance
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            self._bar.stop()

@@ -1,0 +1,1 @@
+"""PyTensor operations pbnn needs that PyTensor does not ship."""

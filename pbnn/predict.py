@@ -1,0 +1,197 @@
+"""Predictions: network outputs for new inputs, for every posterior draw at once.
+
+The network graph is compiled once per (spec, input shape, backend) with the posterior draw as a
+leading batch axis (``vectorize_graph``), then evaluated in chunks of draws and points so that large
+problems (10k points x 4k draws) fit in memory.
+
+>>> import numpy as np, pbnn
+>>> from pbnn import datasets
+>>> X_tr, X_te, y_tr, y_te = datasets.moons(n_samples=200)
+>>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
+>>> pred = fit.predict(X_te)
+>>> pred["predictions"]["p"].dims
+('chain', 'draw', 'obs')
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import importlib.util
+from typing import Any
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from pytensor.graph.replace import graph_replace, vectorize_graph
+
+from pbnn.spec import BNN
+from pbnn.validation import check_input_shape, check_X
+
+#: Upper bound on the elements of the widest intermediate array of one evaluated chunk.
+CHUNK_ELEMENTS = 2**24
+
+
+class Predictor:
+    """The network of ``spec`` compiled as ``f(X, *params) -> outputs`` with params batched over draws.
+
+    ``outputs`` are the likelihood's predictive quantities (``p`` or ``mu``, ``sigma``), each of shape
+    ``(draws, n_points, ...)``.
+    """
+
+    def __init__(self, spec: BNN, input_shape: tuple[int, ...], backend: str = "jax") -> None:
+        from pymc.pytensorf import resolve_backend_compile_kwargs
+
+        from pbnn.compile import build_model
+
+        self.spec, self.input_shape, self.backend = spec, tuple(input_shape), backend
+        template_X = np.zeros((2, *input_shape))
+        model = build_model(spec, template_X, np.zeros(2, dtype=np.int64))
+        self.param_names = [rv.name for rv in model.free_RVs]
+        self.output_names = spec.likelihood_.outputs
+        self.output_dims = {name: model.named_vars_to_dims.get(name, ()) for name in self.output_names}
+        X_in = pt.tensor("X", shape=(None, *input_shape), dtype="float64")
+        batched = {rv: rv.type.clone(shape=(None, *rv.type.shape))(rv.name) for rv in model.free_RVs}
+        outputs = [model[name] for name in self.output_names]
+        outputs = graph_replace(outputs, {model["X"]: X_in}, strict=False)
+        outputs = vectorize_graph(outputs, replace=batched)
+        mode = resolve_backend_compile_kwargs(backend, None).get("mode")
+        self._fn = pytensor.function([X_in, *batched.values()], outputs, mode=mode, on_unused_input="ignore")
+        self._width = max(
+            [int(np.prod(s)) for s in spec.output_shapes(self.input_shape)] + [int(np.prod(input_shape))]
+        )
+
+    def __call__(self, params: dict[str, np.ndarray], X: np.ndarray) -> dict[str, np.ndarray]:
+        """Evaluate on ``X`` (N, ...) for parameter draws ``params[name]`` of shape (S, ...)."""
+        n_draws = len(next(iter(params.values())))
+        draw_chunk = max(1, min(n_draws, CHUNK_ELEMENTS // self._width))
+        point_chunk = max(1, CHUNK_ELEMENTS // (draw_chunk * self._width))
+        rows: list[list[list[np.ndarray]]] = []
+        for s in range(0, n_draws, draw_chunk):
+            args = [params[name][s : s + draw_chunk] for name in self.param_names]
+            cols = [self._fn(X[n : n + point_chunk], *args) for n in range(0, len(X), point_chunk)]
+            rows.append([_concat_points([c[k] for c in cols]) for k in range(len(self.output_names))])
+        return {
+            name: np.concatenate([row[k] for row in rows], axis=0)
+            for k, name in enumerate(self.output_names)
+        }
+
+
+def _concat_points(parts: list[np.ndarray]) -> np.ndarray:
+    # per-draw scalars (e.g. a homoscedastic sigma) have no point axis to concatenate
+    return parts[0] if parts[0].ndim == 1 else np.concatenate(parts, axis=1)
+
+
+BACKENDS = ("auto", "jax", "numba", "c")
+
+
+def resolve_backend(backend: str) -> str:
+    """``"auto"`` -> ``"jax"`` when jax is installed (compiles in seconds), else ``"numba"``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "jax" if importlib.util.find_spec("jax") is not None else "numba"
+    return backend
+
+
+@functools.lru_cache(maxsize=32)
+def get_predictor(spec: BNN, input_shape: tuple[int, ...], backend: str = "auto") -> Predictor:
+    """A cached :class:`Predictor`: compiled once per spec, input shape and backend."""
+    return Predictor(spec, input_shape, resolve_backend(backend))
+
+
+def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", attrs: dict | None = None) -> Predictions:
+    """Per-draw network outputs of ``spec`` on ``X`` for every draw of ``posterior``.
+
+    ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``.
+    """
+    X = check_X(X)
+    check_input_shape(spec, X.shape[1:])
+    predictor = get_predictor(spec, tuple(X.shape[1:]), resolve_backend(backend))
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    params = {
+        name: posterior[name].transpose("chain", "draw", ...).values.reshape(n_chain * n_draw, *posterior[name].shape[2:])
+        for name in predictor.param_names
+    }
+    values = predictor(params, X)
+    data_vars = {}
+    for name, arr in values.items():
+        dims = ("chain", "draw", *predictor.output_dims[name])
+        data_vars[name] = (dims, arr.reshape(n_chain, n_draw, *arr.shape[1:]))
+    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, "obs": np.arange(len(X))}
+    if spec.likelihood == "categorical":
+        coords["class"] = np.arange(spec.output_units)
+    predictions = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
+    input_dims = ("obs", "input") if X.ndim == 2 else ("obs", *(f"input_{k}" for k in range(1, X.ndim)))
+    constant = xr.Dataset({"X": (input_dims, X)}, coords={"obs": coords["obs"]})
+    tree = xr.DataTree.from_dict({"predictions": predictions, "predictions_constant_data": constant})
+    tree.attrs.update(attrs or {})
+    return Predictions(tree, spec)
+
+
+class Predictions:
+    """Predictions for new inputs: a DataTree with ``predictions`` and ``predictions_constant_data``.
+
+    Item and attribute access go to the DataTree (``pred["predictions"]``, ``pred.predictions``);
+    the methods below summarize the draws.
+    """
+
+    def __init__(self, idata: xr.DataTree, spec: BNN) -> None:
+        self.idata = idata
+        self.spec = spec
+
+    # -- DataTree access ---------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.idata[key]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in ("idata", "spec"):
+            raise AttributeError(name)
+        return getattr(self.idata, name)
+
+    @property
+    def task(self) -> str:
+        return self.spec.task
+
+    def draws(self, name: str | None = None) -> np.ndarray:
+        """Draws of an output as a numpy array (draws, obs, ...), chains stacked.
+
+        ``name`` defaults to ``p`` for classifiers (class probabilities, (draws, obs, class); a
+        bernoulli model's ``p`` is expanded to two classes) and ``mu`` for regression.
+        """
+        name = name or ("p" if self.task == "classification" else "mu")
+        da = self.idata["predictions"][name]
+        arr = da.values.reshape(-1, *da.shape[2:])
+        if name == "p" and self.spec.likelihood == "bernoulli":
+            arr = np.stack([1.0 - arr, arr], axis=-1)
+        return arr
+
+    def mean(self) -> xr.DataArray:
+        """Posterior predictive mean: class probabilities (``p``) or the regression mean (``mu``)."""
+        name = "p" if self.task == "classification" else "mu"
+        return self.idata["predictions"][name].mean(("chain", "draw"))
+
+    def classes(self) -> np.ndarray:
+        """Most probable class per point under the posterior predictive mean."""
+        if self.task != "classification":
+            raise TypeError("classes(): this is a regression model; use mean()")
+        return self.draws().mean(axis=0).argmax(axis=-1)
+
+    def accuracy(self, y: Any) -> float:
+        """Fraction of points whose most probable class equals ``y``."""
+        y = np.asarray(y)
+        classes = self.classes()
+        if y.shape != classes.shape:
+            raise ValueError(f"y: expected shape {classes.shape} (one label per predicted point), got {y.shape}")
+        return float((classes == y).mean())
+
+    def __repr__(self) -> str:
+        pred = self.idata["predictions"]
+        return (
+            f"Predictions({self.spec.name!r}, {pred.sizes['obs']} points x "
+            f"{pred.sizes['chain'] * pred.sizes['draw']} draws, outputs: {', '.join(pred.data_vars)})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + self.idata._repr_html_()

@@ -1,0 +1,138 @@
+"""`Fit`: what every inference method returns; its DataTree, predictions, saving and loading.
+
+>>> import pbnn
+>>> from pbnn import datasets
+>>> X_tr, X_te, y_tr, y_te = datasets.moons(n_samples=200)
+>>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
+>>> sorted(fit.idata.children)
+['constant_data', 'observed_data', 'posterior', 'sample_stats']
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from pbnn.predict import Predictions, predict
+from pbnn.spec import BNN
+
+SPEC_FILE = "spec.toml"
+IDATA_FILE = "idata.nc"
+
+
+class Fit:
+    """A fitted BNN: the spec plus an ArviZ DataTree.
+
+    ``idata`` holds ``posterior`` (parameter draws; for ADVI, draws from the approximation),
+    ``sample_stats`` (ELBO history for ADVI, NUTS statistics for samplers), ``observed_data`` and
+    ``constant_data``; its attributes record the pbnn version, the method, its options and the spec.
+    """
+
+    def __init__(self, spec: BNN, idata: xr.DataTree) -> None:
+        self.spec = spec
+        self.idata = idata
+
+    @property
+    def method(self) -> str:
+        return self.idata.attrs["pbnn_method"]
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata["posterior"].to_dataset()
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the fit in seconds."""
+        return float(self.idata.attrs["pbnn_fit_seconds"])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(json.loads(self.idata.attrs["pbnn_input_shape"]))
+
+    def predict(self, X: Any, *, backend: str = "auto") -> Predictions:
+        """Per-draw network outputs on new inputs ``X``; see :class:`pbnn.predict.Predictions`.
+
+        ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``.
+        """
+        attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec")}
+        return predict(self.spec, self.posterior, X, backend=backend, attrs=attrs)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the run to the folder ``path``: ``spec.toml`` and ``idata.nc`` (NetCDF), no pickle.
+
+        Each file is written to a temporary file in the same folder and renamed over the old one, so
+        a crash leaves either the previous file or the new one, never half a file.
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path / SPEC_FILE, lambda tmp: Path(tmp).write_text(self.spec.to_toml()))
+        _atomic_write(path / IDATA_FILE, lambda tmp: self.idata.to_netcdf(tmp, engine="h5netcdf"))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Fit:
+        """Read a run written by :meth:`save`."""
+        from pbnn.errors import SpecError
+        from pbnn.spec import load_spec
+
+        path = Path(path)
+        for name in (SPEC_FILE, IDATA_FILE):
+            if not (path / name).is_file():
+                raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
+        spec = load_spec(path / SPEC_FILE)
+        try:
+            with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
+                idata = tree.load()
+        except Exception as err:
+            raise ValueError(f"{path / IDATA_FILE}: could not be read as NetCDF ({type(err).__name__}: {err}); the file is truncated or corrupt") from None
+        if "pbnn_method" not in idata.attrs or "posterior" not in idata.children:
+            raise ValueError(f"{path / IDATA_FILE}: not a pbnn run (no pbnn attributes or no posterior group)")
+        if idata.attrs.get("pbnn_spec") != spec.to_toml():
+            raise SpecError(f"{path}: {SPEC_FILE} does not match the spec stored in {IDATA_FILE}")
+        return cls(spec, idata)
+
+    # -- display -----------------------------------------------------------------------------
+    def summary(self) -> str:
+        post = self.idata["posterior"]
+        lines = [
+            f"Fit of {self.spec!r}",
+            f"  method {self.method}, {self.seconds:.1f} s, {post.sizes['chain']} chain(s) x {post.sizes['draw']} draws",
+        ]
+        stats = self.idata["sample_stats"] if "sample_stats" in self.idata.children else None
+        if stats is not None and "elbo" in stats:
+            elbo = stats["elbo"].values
+            tail = elbo[-max(1, len(elbo) // 10) :]
+            lines.append(f"  final ELBO {np.mean(tail):.2f} (mean of the last 10% of {len(elbo)} steps)")
+        if stats is not None and "diverging" in stats:
+            lines.append(f"  divergences: {int(stats['diverging'].sum())}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+
+def load(path: str | Path) -> Fit:
+    """Read a run written by :meth:`Fit.save`. Loading never executes code from the files."""
+    return Fit.load(path)
+
+
+def _atomic_write(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
