@@ -14,7 +14,7 @@ data back::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from pbnn import layers, priors, zoo
+from pbnn import datasets, layers, metrics, plot, priors, zoo
 from pbnn.errors import DataError, SpecError
 from pbnn.inference import fit
 from pbnn.results import Fit, load
@@ -31,10 +31,13 @@ __all__ = [
     "Fit",
     "SpecError",
     "__version__",
+    "datasets",
     "fit",
     "layers",
     "load",
     "load_spec",
+    "metrics",
+    "plot",
     "priors",
     "zoo",
 ]

@@ -1,0 +1,96 @@
+"""The core issue's acceptance: moons >= 0.95 test accuracy with ADVI (full batch and minibatch) and
+NUTS (numpyro and pymc samplers), for the two-layer tanh and the hierarchical model; DataTree layout;
+reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pbnn
+
+ADVI = {"steps": 20_000, "draws": 500, "progressbar": False}
+NUTS = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("moons-advi")
+@pytest.mark.parametrize("model", ["two_layer_tanh", "hierarchical"])
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_advi_accuracy_on_moons(moons, model, batch_size):
+    X_tr, X_te, y_tr, y_te = moons
+    fit = pbnn.fit(pbnn.zoo.get(model), X_tr, y_tr, method="advi", batch_size=batch_size, seed=1, **ADVI)
+    assert fit.predict(X_te).accuracy(y_te) >= 0.95
+    elbo = fit.idata["sample_stats"]["elbo"].values
+    assert elbo.shape == (ADVI["steps"],)
+    assert elbo[-1000:].mean() > elbo[:1000].mean() + 50  # the optimizer made real progress
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("moons-nuts")
+@pytest.mark.parametrize(("model", "sampler"), [("two_layer_tanh", "numpyro"), ("two_layer_tanh", "pymc"), ("hierarchical", "numpyro")])
+def test_nuts_accuracy_on_moons(moons, model, sampler):
+    X_tr, X_te, y_tr, y_te = moons
+    fit = pbnn.fit(pbnn.zoo.get(model), X_tr, y_tr, method="nuts", sampler=sampler, seed=1, **NUTS)
+    assert fit.predict(X_te).accuracy(y_te) >= 0.95
+    post = fit.idata["posterior"]
+    assert (post.sizes["chain"], post.sizes["draw"]) == (2, 300)
+    assert "diverging" in fit.idata["sample_stats"]
+    if model == "hierarchical":
+        assert post["layer_sigma"].dims == ("chain", "draw", "layer")
+        assert post.sizes["layer"] == 3
+        assert float(post["layer_sigma"].min()) > 0
+
+
+def test_datatree_groups_dims_and_attrs(quick_fit, small_moons):
+    idata = quick_fit.idata
+    assert set(idata.children) == {"posterior", "sample_stats", "observed_data", "constant_data"}
+    post = idata["posterior"]
+    assert post["w_1"].dims == ("chain", "draw", "input", "hidden_1")
+    assert post["w_3"].dims == ("chain", "draw", "hidden_2", "output")
+    assert post.sizes["draw"] == 200 and post.sizes["chain"] == 1
+    assert set(post.data_vars) == {"w_1", "w_2", "w_3"}
+    assert idata["sample_stats"]["elbo"].dims == ("step",)
+    assert idata["observed_data"]["y"].dims == ("obs",)
+    assert idata["constant_data"]["X"].dims == ("obs", "input")
+    assert idata["observed_data"].sizes["obs"] == len(small_moons.y_train)
+    assert idata.attrs["pbnn_method"] == "advi"
+    assert idata.attrs["pbnn_version"] == pbnn.__version__
+    assert pbnn.BNN.from_toml(idata.attrs["pbnn_spec"]) == pbnn.zoo.two_layer_tanh()
+    assert idata["posterior"].attrs["pbnn_method"] == "advi"
+
+
+def test_hierarchical_posterior_holds_one_scale_per_layer(small_moons):
+    X_tr, _, y_tr, _ = small_moons
+    fit = pbnn.fit(pbnn.zoo.hierarchical(), X_tr, y_tr, steps=1000, draws=50, seed=0, progressbar=False)
+    post = fit.idata["posterior"]
+    assert post["layer_sigma"].dims == ("chain", "draw", "layer")
+    assert list(post["layer"].values) == [1, 2, 3]
+    np.testing.assert_allclose(
+        post["w_2"].values, post["layer_sigma"].sel(layer=2).values[..., None, None] * post["w_2_z"].values
+    )
+
+
+@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+def test_same_seed_same_numbers(small_moons, method):
+    X_tr, X_te, y_tr, _ = small_moons
+    runs = [pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, method=method, steps=500, draws=20, seed=s, progressbar=False) for s in (7, 7, 8)]
+    a, b, c = (r.idata["posterior"]["w_1"].values for r in runs)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    np.testing.assert_array_equal(runs[0].predict(X_te)["predictions"]["p"].values, runs[1].predict(X_te)["predictions"]["p"].values)
+
+
+def test_same_seed_same_numbers_nuts(small_moons):
+    X_tr, _, y_tr, _ = small_moons
+    kw = {"method": "nuts", "sampler": "numpyro", "draws": 20, "tune": 20, "chains": 1, "progressbar": False}
+    a, b, c = (pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, seed=s, **kw).idata["posterior"]["w_2"].values for s in (5, 5, 6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_pymc_engine_is_selectable(small_moons):
+    X_tr, X_te, y_tr, y_te = small_moons
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, engine="pymc", steps=300, draws=30, seed=0, progressbar=False)
+    assert fit.idata["sample_stats"]["elbo"].shape == (300,)
+    assert fit.idata["posterior"]["w_1"].shape == (1, 30, 2, 5)
