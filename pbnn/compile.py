@@ -44,8 +44,18 @@ ACTIVATIONS: dict[str, Callable[[TensorVariable], TensorVariable]] = {
     "gelu": lambda x: 0.5 * x * (1.0 + pt.erf(x / np.sqrt(2.0))),
 }
 
-#: Names of the free parameters of the noise model, per likelihood.
+#: Prior scale of the noise sd of the normal likelihood (HalfNormal).
 NOISE_SCALE = 1.0
+
+#: Initial value of every weight: a seeded draw from its prior. All-zero weights (PyMC's default) are a
+#: saddle where every hidden unit gets the same gradient; ADVI started there on the moons BNN settled in a
+#: near-linear optimum (ELBO -174, 0.85 accuracy) instead of the curved boundary (ELBO -115, 0.96).
+WEIGHT_INIT = "prior"
+
+#: Initial value of a hierarchical layer sd, in units of its hyperprior scale. Started at 1x, mean-field
+#: ADVI shrank the first layer's sd to 0.09 and fell into the same near-linear optimum for 2 of 12 seeds
+#: on moons; started at 2x, 12 of 12 seeds reached 0.96-0.97 test accuracy.
+SCALE_INIT = 2.0
 
 
 def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | None = None) -> pm.Model:
@@ -118,16 +128,17 @@ def weight(prior: P.Prior, name: str, dims: tuple[str, ...], *, layer: int) -> T
 
 @weight.register
 def _(prior: P.Normal, name, dims, *, layer):
-    return pm.Normal(name, 0.0, prior.sigma, dims=dims)
+    return pm.Normal(name, 0.0, prior.sigma, dims=dims, initval=WEIGHT_INIT)
 
 
 @weight.register
 def _(prior: P.Hierarchical, name, dims, *, layer):
     model = pm.modelcontext(None)
     if "layer_sigma" not in model.named_vars:
-        pm.HalfNormal("layer_sigma", prior.scale, dims="layer")
+        n_layers = len(model.coords["layer"])
+        pm.HalfNormal("layer_sigma", prior.scale, dims="layer", initval=np.full(n_layers, SCALE_INIT * prior.scale))
     position = list(model.coords["layer"]).index(layer)
-    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims, initval=WEIGHT_INIT)
     return pm.Deterministic(name, model["layer_sigma"][position] * z, dims=dims)
 
 

@@ -1,8 +1,8 @@
 """Tests for pbnn.ops.conv: im2col conv2d and pooling built from PyTensor primitives.
 
 Values are checked against independent numpy/scipy references under the default
-mode, NUMBA, JAX and FAST_COMPILE. Each mode compiles one forward and one
-gradient function (cached per module) to keep the run time low.
+mode, NUMBA, JAX and FAST_COMPILE. Each mode compiles ONE function holding all
+forward outputs and gradients (cached per module) to keep the run time low.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ CONV_CASES = [
 BIG_KERNEL_CASE = ((2, 2), "same")  # 5x5 kernel on a 7x5 input: wider than W
 POOL_CASES = [
     ((2, 2), None),  # 7x5 does not divide evenly
-    ((3, 2), (2, 1)),  # stride != pool size
-    ((1, 5), 1),  # overlapping windows spanning the full width
+    ((3, 2), (2, 1)),  # stride != pool size, overlapping windows
+    ((1, 5), 1),  # window spans the full width, stride 1
 ]
 GRAD_CONV_CASES = [(1, "valid"), (2, "same"), ((2, 1), (1, 2))]
 GRAD_POOL_CASES = [((2, 2), None), ((3, 2), (2, 1))]
@@ -164,33 +164,66 @@ def _symbols():
 
 
 @functools.cache
-def forward_fn(mode):
+def compiled(mode):
+    """ONE function per mode: forward outputs, then gradients of sum(out * G).
+
+    Returns (symbolic forward outputs, the G arrays, compiled function).
+    """
     x, w, w5 = _symbols()
     outs = [conv2d(x, w, stride=s, padding=p) for s, p in CONV_CASES]
     outs.append(conv2d(x, w5, stride=BIG_KERNEL_CASE[0], padding=BIG_KERNEL_CASE[1]))
     outs += [max_pool2d(x, p, stride=s) for p, s in POOL_CASES]
     outs += [avg_pool2d(x, p, stride=s) for p, s in POOL_CASES]
-    return outs, pytensor.function([x, w, w5], outs, mode=mode)
 
-
-@functools.cache
-def grad_fn(mode):
-    """Gradients of sum(out * G) for fixed random G, w.r.t. x and w."""
-    x, w, _ = _symbols()
-    rng = np.random.default_rng(7)
-    gs, grads = [], []
+    gs, grads = _grad_targets(), []
+    k = 0
     for s, p in GRAD_CONV_CASES:
         y = conv2d(x, w, stride=s, padding=p)
-        g = rng.normal(size=(X_SHAPE[0], *y.type.shape[1:]))
-        gs.append(g)
-        grads += pytensor.grad(pt.sum(y * g), [x, w])
+        grads += pytensor.grad(pt.sum(y * gs[k]), [x, w])
+        k += 1
     for pool_op in (max_pool2d, avg_pool2d):
         for p, s in GRAD_POOL_CASES:
             y = pool_op(x, p, stride=s)
-            g = rng.normal(size=(X_SHAPE[0], *y.type.shape[1:]))
-            gs.append(g)
-            grads.append(pytensor.grad(pt.sum(y * g), x))
-    return gs, pytensor.function([x, w], grads, mode=mode)
+            grads.append(pytensor.grad(pt.sum(y * gs[k]), x))
+            k += 1
+    f = pytensor.function([x, w, w5], outs + grads, mode=mode)
+    return outs, f
+
+
+@functools.cache
+def results(mode):
+    outs, f = compiled(mode)
+    d = data()
+    res = f(d["x"], d["w"], d["w5"])
+    return outs, res[: len(outs)], res[len(outs) :]
+
+
+@functools.cache
+def _grad_targets():
+    """Fixed random G (shaped like each gradient case's output)."""
+    rng = np.random.default_rng(7)
+    shapes = [
+        (X_SHAPE[0], W_SHAPE[0], *conv2d_output_shape(X_SHAPE[2:], W_SHAPE[2:], s, p))
+        for s, p in GRAD_CONV_CASES
+    ]
+    shapes += [(*X_SHAPE[:2], *pool2d_output_shape(X_SHAPE[2:], p, s)) for p, s in GRAD_POOL_CASES] * 2
+    return [rng.normal(size=shape) for shape in shapes]
+
+
+@functools.cache
+def reference_grads():
+    """Numpy references for the gradients, in the order `compiled` returns them."""
+    d, gs = data(), _grad_targets()
+    x0, w0 = d["x"], d["w"]
+    refs = []
+    for (s, p), g in zip(GRAD_CONV_CASES, gs, strict=False):
+        refs.append(central_diff(lambda v, s=s, p=p, g=g: np.sum(conv_ref(v, w0, s, p) * g), x0))
+        refs.append(central_diff(lambda v, s=s, p=p, g=g: np.sum(conv_ref(x0, v, s, p) * g), w0))
+    pool_refs = [max_pool_grad_ref] * len(GRAD_POOL_CASES) + [avg_pool_grad_ref] * len(GRAD_POOL_CASES)
+    pool_gs = gs[len(GRAD_CONV_CASES) :]
+    for ref, (p, s), g in zip(pool_refs, GRAD_POOL_CASES * 2, pool_gs, strict=True):
+        refs.append(ref(x0, g, p, s))
+    return refs
 
 
 # --------------------------------------------------------------------------
@@ -198,11 +231,10 @@ def grad_fn(mode):
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 def test_conv2d_values(mode):
-    outs, f = forward_fn(_mode(mode))
+    outs, values, _ = results(_mode(mode))
     d = data()
-    results = f(d["x"], d["w"], d["w5"])
     cases = [(d["w"], s, p) for s, p in CONV_CASES] + [(d["w5"], *BIG_KERNEL_CASE)]
-    for (wv, s, p), sym, got in zip(cases, outs, results, strict=False):
+    for (wv, s, p), sym, got in zip(cases, outs, values, strict=False):
         expected = conv_ref(d["x"], wv, s, p)
         hw = conv2d_output_shape(X_SHAPE[2:], wv.shape[2:], s, p)
         assert got.shape == expected.shape == (X_SHAPE[0], wv.shape[0], *hw), (s, p)
@@ -212,11 +244,10 @@ def test_conv2d_values(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_pool_values(mode):
-    outs, f = forward_fn(_mode(mode))
+    _, values, _ = results(_mode(mode))
     d = data()
-    results = f(d["x"], d["w"], d["w5"])[len(CONV_CASES) + 1 :]
     cases = [("max", p, s) for p, s in POOL_CASES] + [("avg", p, s) for p, s in POOL_CASES]
-    for (kind, p, s), got in zip(cases, results, strict=True):
+    for (kind, p, s), got in zip(cases, values[len(CONV_CASES) + 1 :], strict=True):
         expected = pool_ref(d["x"], p, s, kind)
         assert got.shape == expected.shape == (*X_SHAPE[:2], *pool2d_output_shape(X_SHAPE[2:], p, s))
         np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=f"{kind} {p=} {s=}")
@@ -224,9 +255,7 @@ def test_pool_values(mode):
 
 def test_pool_known_values():
     x = pt.tensor4("x")
-    f = pytensor.function(
-        [x], [max_pool2d(x, 2), avg_pool2d(x, 2, stride=(1, 2))], mode="FAST_COMPILE"
-    )
+    f = pytensor.function([x], [max_pool2d(x, 2), avg_pool2d(x, 2, stride=(1, 2))], mode="FAST_COMPILE")
     mx, av = f(np.arange(25.0).reshape(1, 1, 5, 5))
     np.testing.assert_array_equal(mx[0, 0], [[6.0, 8.0], [16.0, 18.0]])
     np.testing.assert_array_equal(av[0, 0], [[3.0, 5.0], [8.0, 10.0], [13.0, 15.0], [18.0, 20.0]])
@@ -243,14 +272,42 @@ def test_conv2d_is_cross_correlation_not_convolution():
 
 @pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
 def test_conv2d_dynamic_input_shape(mode):
-    """x with no static shape at all (stride-1 "same", explicit and valid padding)."""
+    """x with no static shape at all, also batched over weight draws (not JAX:
+    JAX needs static H and W)."""
     x, w = pt.tensor4("x"), pt.tensor("w", shape=W_SHAPE)
     cases = [(1, "same"), ((2, 1), (1, 0)), (2, "valid")]
-    f = pytensor.function([x, w], [conv2d(x, w, stride=s, padding=p) for s, p in cases], mode=mode)
+    outs = [conv2d(x, w, stride=s, padding=p) for s, p in cases]
+    # conv -> max-pool -> conv, vectorized over 2 draws of the first filters
+    w2 = pt.tensor("w2", shape=(2, W_SHAPE[0], 2, 2))
+    chain = conv2d(max_pool2d(conv2d(x, w, padding="same"), 2), w2, padding="same")
+    w_b = pt.tensor("w_b", shape=(2, *W_SHAPE))
+    chain_b = vectorize_graph(chain, replace={w: w_b})
+    _only_matmul_blockwise(chain_b)
+    f = pytensor.function([x, w, w_b, w2], [*outs, chain_b], mode=mode)
+
     d = data()
+    w_draws = np.stack([d["w"], -0.5 * d["w"]])
+    w2v = d["rng"].normal(size=(2, W_SHAPE[0], 2, 2))
     for xv in (d["x"], d["x"][:1, :, :6, :4]):
-        for (s, p), got in zip(cases, f(xv, d["w"]), strict=True):
-            np.testing.assert_allclose(got, conv_ref(xv, d["w"], s, p), rtol=1e-10, atol=1e-10)
+        *got, got_chain = f(xv, d["w"], w_draws, w2v)
+        for (s, p), g in zip(cases, got, strict=True):
+            np.testing.assert_allclose(g, conv_ref(xv, d["w"], s, p), rtol=1e-10, atol=1e-10)
+        ref_chain = [conv_ref(pool_ref(conv_ref(xv, wd, 1, "same"), 2), w2v, 1, "same") for wd in w_draws]
+        np.testing.assert_allclose(got_chain, np.stack(ref_chain), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
+def test_max_pool_gradient_at_ties(mode):
+    """On a flat input every window is a tie; each window must pass its gradient to
+    exactly ONE element (a valid subgradient), so d/db sum(pool(x + b)) = #windows."""
+    x, b = pt.tensor("x", shape=(None, 2, 4, 5)), pt.scalar("b")
+    total = pt.sum(max_pool2d(x + b, 2, stride=1)) + pt.sum(max_pool2d(x + b, 2))
+    f = pytensor.function([x, b], pytensor.grad(total, [x, b]), mode=mode)
+    gx, gb = f(np.zeros((3, 2, 4, 5)), 0.7)
+    n_windows = 3 * 2 * (3 * 4 + 2 * 2)
+    assert gb == pytest.approx(n_windows)
+    assert gx.sum() == pytest.approx(n_windows)
+    assert set(np.unique(gx)) <= {0.0, 1.0, 2.0}
 
 
 def test_float32_dtype_is_kept():
@@ -258,7 +315,8 @@ def test_float32_dtype_is_kept():
     w = pt.tensor("w", shape=(2, 1, 3, 3), dtype="float32")
     y = avg_pool2d(max_pool2d(conv2d(x, w, padding="same"), 2, stride=1), 2)
     assert y.dtype == "float32"
-    out = pytensor.function([x, w], y, mode="FAST_COMPILE")(np.ones((1, 1, 4, 4), "float32"), np.ones((2, 1, 3, 3), "float32"))
+    f = pytensor.function([x, w], y, mode="FAST_COMPILE")
+    out = f(np.ones((1, 1, 4, 4), "float32"), np.ones((2, 1, 3, 3), "float32"))
     assert out.dtype == np.float32 and out.shape == (1, 2, 1, 1)
 
 
@@ -267,26 +325,13 @@ def test_float32_dtype_is_kept():
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 def test_gradients(mode):
-    gs, f = grad_fn(_mode(mode))
-    d = data()
-    x0, w0 = d["x"], d["w"]
-    grads = f(x0, w0)
-
-    for k, (s, p) in enumerate(GRAD_CONV_CASES):
-        g = gs[k]
-        dx, dw = grads[2 * k], grads[2 * k + 1]
-        np.testing.assert_allclose(
-            dx, central_diff(lambda v: np.sum(conv_ref(v, w0, s, p) * g), x0), rtol=1e-8, atol=1e-8
-        )
-        np.testing.assert_allclose(
-            dw, central_diff(lambda v: np.sum(conv_ref(x0, v, s, p) * g), w0), rtol=1e-8, atol=1e-8
-        )
-
-    pool_grads = grads[2 * len(GRAD_CONV_CASES) :]
-    pool_gs = gs[len(GRAD_CONV_CASES) :]
-    refs = [max_pool_grad_ref] * len(GRAD_POOL_CASES) + [avg_pool_grad_ref] * len(GRAD_POOL_CASES)
-    for ref, (p, s), g, got in zip(refs, GRAD_POOL_CASES * 2, pool_gs, pool_grads, strict=True):
-        np.testing.assert_allclose(got, ref(x0, g, p, s), rtol=1e-12, atol=1e-12)
+    """d/dx and d/dw of sum(conv * G), d/dx of sum(pool * G) vs numpy references."""
+    _, _, grads = results(_mode(mode))
+    refs = reference_grads()
+    assert len(grads) == len(refs)
+    for got, ref in zip(grads, refs, strict=True):
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-8)
 
 
 def test_verify_grad_conv_pool_chain():
@@ -408,13 +453,17 @@ def test_shape_errors():
     [
         (
             lambda: conv2d_output_shape((8, 8), 3, 1, "full"),
-            "padding must be 'valid', 'same', a non-negative int or a pair of non-negative "
-            "ints (ph, pw), got 'full'",
+            (
+                "padding must be 'valid', 'same', a non-negative int or a pair of non-negative "
+                "ints (ph, pw), got 'full'"
+            ),
         ),
         (
             lambda: conv2d_output_shape((8, 8), 3, 1, -1),
-            "padding must be 'valid', 'same', a non-negative int or a pair of non-negative "
-            "ints (ph, pw), got -1",
+            (
+                "padding must be 'valid', 'same', a non-negative int or a pair of non-negative "
+                "ints (ph, pw), got -1"
+            ),
         ),
         (
             lambda: conv2d_output_shape((8, 8), 3, 0, "same"),
@@ -450,7 +499,8 @@ def test_argument_validation(call, message):
 
 def test_symbolic_argument_validation():
     x = pt.tensor("x", shape=(None, 3, 3, 3))
-    with pytest.raises(ValueError, match=r"kernel_size \(5, 5\) is larger than the input \(3, 3\) \(after padding\)"):
+    msg = r"kernel_size \(5, 5\) is larger than the input \(3, 3\) \(after padding\)"
+    with pytest.raises(ValueError, match=msg):
         conv2d(x, pt.tensor("w", shape=(2, 3, 5, 5)))
     with pytest.raises(ValueError, match=r"pool_size \(4, 4\) is larger than the input \(3, 3\)"):
         max_pool2d(x, 4)

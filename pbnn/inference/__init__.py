@@ -48,7 +48,8 @@ def fit(
     Methods and their options (defaults in brackets):
 
     * ``"advi"`` / ``"fullrank_advi"``: ``steps`` [30_000], ``batch_size`` [None: full batch],
-      ``learning_rate`` [0.01, Adam], ``draws`` [1000], ``engine`` ["auto": the compiled JAX loop
+      ``learning_rate`` [0.01, Adam], ``draws`` [1000], ``init_scale`` [0.1: initial sd of the
+      approximation; PyMC's default for engine="pymc" full-rank], ``engine`` ["auto": the compiled JAX loop
       when jax is installed, else PyMC's ``pm.fit``], ``backend`` ["numba", for ``pm.fit``].
     * ``"nuts"``: ``sampler`` ["pymc"; "nutpie", "numpyro", "blackjax"], ``draws`` [1000],
       ``tune`` [1000], ``chains`` [4], ``target_accept`` [0.9], ``backend`` ["numba", pymc sampler].

@@ -9,13 +9,20 @@ PyTensor can differentiate and vectorize:
   reshaped filters in ONE ``pt.matmul``.
 * ``max_pool2d`` / ``avg_pool2d`` combine the ``ph * pw`` strided window
   slices elementwise (``pt.maximum`` / ``+``), which PyTensor fuses into a
-  single loop.
+  single loop. Chained ``pt.maximum`` routes the gradient of a tied window to
+  exactly one element (the first maximum in row-major order) -- a valid
+  subgradient, unlike ``pt.max`` which gives it to every tied element.
 
 All layouts are channels-first: inputs ``(N, C, H, W)``, filters
 ``(F, C, kh, kw)``. The graphs only depend on *static* kernel sizes, never on
 symbolic input shapes, so ``pytensor.graph.replace.vectorize_graph`` can add
 leading batch (posterior-draw) dimensions to the filters and/or the input:
 ``(S, F, C, kh, kw)`` filters give ``(S, N, F, H_out, W_out)`` outputs.
+
+Static shapes: the kernel size ``(kh, kw)`` must be static. ``padding="same"``
+with a stride > 1 also needs static ``H``/``W`` of ``x``; and under JAX (which
+cannot reshape to traced sizes) ``conv2d`` needs static ``C``, ``H`` and ``W``
+(``N`` may stay dynamic), e.g. ``pt.specify_shape(x, (None, C, H, W))``.
 
 The pure-Python helpers ``conv2d_output_shape`` / ``pool2d_output_shape``
 compute output sizes (and validate arguments) without PyTensor.
@@ -25,7 +32,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Union
 
 import pytensor.tensor as pt
 from pytensor.tensor.basic import get_underlying_scalar_constant_value
@@ -40,14 +46,12 @@ __all__ = [
     "pool2d_output_shape",
 ]
 
-IntPair = Union[int, tuple[int, int]]
-Padding = Union[str, int, tuple[int, int]]
+IntPair = int | tuple[int, int]
+Padding = str | int | tuple[int, int]
 
 _PAIR_FORM = "a positive int or a pair of positive ints (h, w)"
 _NONNEG_PAIR_FORM = "a non-negative int or a pair of non-negative ints (h, w)"
-_PADDING_FORM = (
-    "'valid', 'same', a non-negative int or a pair of non-negative ints (ph, pw)"
-)
+_PADDING_FORM = "'valid', 'same', a non-negative int or a pair of non-negative ints (ph, pw)"
 
 
 # --------------------------------------------------------------------------
@@ -123,14 +127,10 @@ def _resolve_padding(
     return (ph, ph), (pw, pw)
 
 
-def _check_fits(
-    padded_hw: tuple[int, int], window: tuple[int, int], name: str, after_padding: bool
-) -> None:
+def _check_fits(padded_hw: tuple[int, int], window: tuple[int, int], name: str, after_padding: bool) -> None:
     if window[0] > padded_hw[0] or window[1] > padded_hw[1]:
         suffix = " (after padding)" if after_padding else ""
-        raise ValueError(
-            f"{name} {tuple(window)} is larger than the input {tuple(padded_hw)}{suffix}"
-        )
+        raise ValueError(f"{name} {tuple(window)} is larger than the input {tuple(padded_hw)}{suffix}")
 
 
 def conv2d_output_shape(
@@ -257,7 +257,9 @@ def conv2d(
     ----------
     x : tensor, shape ``(N, C, H, W)``
     w : tensor, shape ``(F, C, kh, kw)``; ``kh``/``kw`` must be static
-        (known from ``w.type.shape`` or constant-foldable).
+        (known from ``w.type.shape`` or constant-foldable). The channel count
+        is taken from whichever of ``x``/``w`` has it static and checked at
+        run time. Under JAX, ``x`` needs static ``H`` and ``W``.
     stride : int or ``(sh, sw)``
     padding : ``"valid"``, ``"same"`` (TensorFlow/Keras: output
         ``ceil(H / sh)``, odd extra pixel at the bottom/right), or an explicit
@@ -290,9 +292,7 @@ def conv2d(
         )
     c_x, c_w = _static_dim(x, 1), _static_dim(w, 1)
     if c_x is not None and c_w is not None and c_x != c_w:
-        raise ValueError(
-            f"x has {c_x} channels but w expects {c_w} (w is (F, C, kh, kw))"
-        )
+        raise ValueError(f"x has {c_x} channels but w expects {c_w} (w is (F, C, kh, kw))")
     # A static channel count keeps every reshape below static (JAX needs
     # concrete reshape sizes) and checks the channels at run time.
     if c_x is None and c_w is not None:
@@ -355,8 +355,9 @@ def max_pool2d(
 
     ``x``: ``(N, C, H, W)`` -> ``(N, C, (H - ph) // sh + 1, (W - pw) // sw + 1)``;
     ``stride`` defaults to ``pool_size``; trailing rows/cols that do not fill
-    a window are dropped (Keras default). The gradient flows to the maximum
-    of each window (to every tied maximum, as for ``pt.max``).
+    a window are dropped (Keras default). The gradient of each window flows
+    to its maximum; on ties to exactly one element (the first in row-major
+    order), so e.g. a constant shift of the input has gradient 1 per window.
 
     >>> import numpy as np, pytensor, pytensor.tensor as pt
     >>> x = pt.tensor4("x")
