@@ -78,7 +78,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
         start_sigma = None
     else:
         scale = init_scale or DEFAULT_INIT_SCALE
-        start_sigma = {v.name: np.full(train.initial_point()[v.name].shape, scale) for v in train.value_vars}
+        start_sigma = {v.name: np.full(train.initial_point()[v.name].size, scale) for v in train.value_vars}
     with train:
         approx = pm.fit(
             steps,
