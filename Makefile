@@ -16,14 +16,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,jax,nutpie,extras]"
 	@touch $(STAMP)
 
+# the main job: ADVI vs NUTS (numpyro, 2 chains: the 2-core machine) on moons, report under runs/demo
 demo: install
-	$(PY) -m pbnn.demo --out runs/demo
+	$(VENV)/bin/pbnn compare models/two_layer_tanh.toml --data moons --methods advi,nuts \
+		--set nuts.sampler=numpyro --set nuts.chains=2 --out runs/demo
 
 test: install
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -1,0 +1,264 @@
+"""The ``pbnn`` command: ``fit``, ``predict``, ``compare`` and ``zoo``.
+
+    pbnn zoo
+    pbnn fit models/two_layer_tanh.toml --data moons --method advi --out runs/advi
+    pbnn predict runs/advi new_points.csv --out predictions.csv
+    pbnn compare models/two_layer_tanh.toml --data moons --methods advi,nuts --out runs/compare
+
+MODEL is a spec file (TOML) or a zoo name; ``--data`` a data set name (moons, circles, digits, sine, ...)
+or a CSV/NPY/NPZ path (``--target`` names the target column). Method options: ``--set key=value``
+(``fit``) or ``--set method.key=value`` (``compare``), e.g. ``--set nuts.sampler=numpyro``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXAMPLE_DATA = "moons, circles, digits, sine, ... (pbnn.datasets.DATASETS) or a .csv/.npy/.npz path"
+
+
+class CLIError(Exception):
+    """A user error: printed as ``pbnn: error: ...`` with exit status 2, no traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except CLIError as err:
+        print(f"pbnn: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pbnn: interrupted", file=sys.stderr)
+        return 130
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from pbnn import zoo
+
+    for name in zoo.names():
+        spec = zoo.get(name)
+        print(f"{name}: {spec.description}" if spec.description else name)
+        layers = " -> ".join(layer.describe() for layer in spec.layers)
+        print(f"    {layers}; prior {spec.prior.describe()}; likelihood {spec.likelihood}; file {zoo.path(name)}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    import pbnn
+
+    spec, data = _model(args.model), _data(args)
+    options = _options(args.set)
+    out = Path(args.out or f"runs/{spec.name}-{args.method}")
+    fit = _guard(lambda: pbnn.fit(spec, data.X_train, data.y_train, args.method, seed=args.seed,
+                                  progressbar=not args.quiet, **options))
+    fit.save(out)
+    s = pbnn.scores(fit.predict(data.X_test), data.y_test)
+    score = f"accuracy {float(s['accuracy']):.3f}" if spec.task == "classification" else f"RMSE {float(s['rmse']):.3g}"
+    _say(args, f"{spec.name} on {data.name} with {args.method}: test {score}, lpd {float(s['lpd']):.3f} nats/point, "
+               f"{fit.seconds:.1f} s; saved to {out}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import pbnn
+
+    run = _guard(lambda: pbnn.load(args.run))
+    X = _inputs(Path(args.inputs))
+    pred = _guard(lambda: run.predict(X))
+    u = pbnn.uncertainty(pred)
+    out = Path(args.out)
+    if out.suffix == ".nc":
+        pred.idata.to_netcdf(out, engine="h5netcdf")
+    elif out.suffix == ".csv":
+        columns, names = _summary_columns(pred, u)
+        np.savetxt(out, columns, delimiter=",", header=",".join(names), comments="", fmt="%.6g")
+    else:
+        raise CLIError(f"--out: expected a .csv (per-point summary) or .nc (all draws) path, got {out}")
+    _say(args, f"{len(X)} predictions from {args.run} written to {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import pbnn
+    from pbnn.inference import METHODS
+
+    spec, data = _model(args.model), _data(args)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise CLIError(f"--methods: unknown method(s) {', '.join(unknown) or '(none)'}; expected a comma-separated "
+                       f"list of {', '.join(METHODS)}")
+    options: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for key, value in _options(args.set).items():
+        method, _, name = key.partition(".")
+        if not name or method not in options:
+            raise CLIError(f"--set {key}=...: expected METHOD.OPTION=VALUE with METHOD among {', '.join(methods)}")
+        options[method][name] = value
+    out = Path(args.out or f"runs/compare-{spec.name}-{data.name}")
+    cmp = _guard(lambda: pbnn.compare(spec, data, methods, seed=args.seed, options=options,
+                                      progressbar=not args.quiet, out=out))
+    _say(args, repr(cmp))
+    _say(args, f"report: {out / 'report.md'}")
+    return 0
+
+
+# -- argument handling ------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pbnn", description="Bayesian neural networks on PyMC.",
+                                     epilog="Run 'pbnn COMMAND --help' for a command's options.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    zoo = sub.add_parser("zoo", help="list the zoo's models", description="List the zoo's models with their layers.")
+    zoo.set_defaults(handler=cmd_zoo)
+
+    def common(p: argparse.ArgumentParser, data: bool = True) -> None:
+        if data:
+            p.add_argument("model", help="spec file (.toml) or zoo model name")
+            p.add_argument("--data", required=True, help=f"data set: {EXAMPLE_DATA}")
+            p.add_argument("--target", help="target column of a CSV/NPY file (name or index; default: the last)")
+            p.add_argument("--seed", type=int, default=0, help="seed of the split and the fit (default 0)")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
+
+    fit = sub.add_parser("fit", help="fit a model and save the run", description="Fit a model, save the run "
+                         "(spec.toml + idata.nc) and print its test score.")
+    common(fit)
+    fit.add_argument("--method", default="advi", help="advi, fullrank_advi, nuts, map, mc_dropout, laplace, pathfinder")
+    fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a method option, e.g. steps=5000")
+    fit.add_argument("--out", help="run directory (default runs/MODEL-METHOD)")
+    fit.set_defaults(handler=cmd_fit)
+
+    predict = sub.add_parser("predict", help="predict with a saved run", description="Predict new inputs with a "
+                             "saved run: a per-point summary (.csv) or every draw (.nc).")
+    predict.add_argument("run", help="directory written by 'pbnn fit' or Fit.save")
+    predict.add_argument("inputs", help="inputs: .csv (numeric, optional header) or .npy, one row per point")
+    predict.add_argument("--out", required=True, help="output file: .csv or .nc")
+    common(predict, data=False)
+    predict.set_defaults(handler=cmd_predict)
+
+    compare = sub.add_parser("compare", help="compare methods side by side", description="Fit several methods on "
+                             "the same split and seed; write one run per method, table.csv, report.md and figures.")
+    common(compare)
+    compare.add_argument("--methods", default="advi,nuts", help="comma-separated methods (default advi,nuts)")
+    compare.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                         help="a method option, e.g. nuts.sampler=numpyro or advi.steps=20000")
+    compare.add_argument("--out", help="output directory (default runs/compare-MODEL-DATA)")
+    compare.set_defaults(handler=cmd_compare)
+    return parser
+
+
+def _model(text: str):
+    from pbnn import load_spec, zoo
+
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise CLIError(f"model: no such spec file {text!r}")
+        return _guard(lambda: load_spec(path))
+    if text in zoo.names():
+        return zoo.get(text)
+    raise CLIError(f"model: {text!r} is neither a spec file nor a zoo model; zoo models: {', '.join(zoo.names())}")
+
+
+def _data(args: argparse.Namespace):
+    from pbnn import datasets
+
+    target: int | str | None = args.target
+    if target is not None and target.lstrip("-").isdigit():
+        target = int(target)
+    kwargs = {"target": target} if target is not None else {}
+    return _guard(lambda: datasets.load(args.data, seed=args.seed, **kwargs), prefix="--data")
+
+
+def _options(items: list[str]) -> dict[str, Any]:
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--set {item!r}: expected KEY=VALUE")
+        options[key.strip()] = _value(value.strip())
+    return options
+
+
+def _value(text: str) -> Any:
+    """``3000`` -> 3000, ``0.01`` -> 0.01, ``true`` -> True, ``none`` -> None, anything else a string."""
+    lowered = text.lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _inputs(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise CLIError(f"inputs: no such file {str(path)!r}")
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if path.suffix in (".csv", ".txt"):
+        with path.open() as f:
+            first = f.readline()
+        skip = 0 if _numeric(first) else 1
+        try:
+            X = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+        except ValueError as err:
+            raise CLIError(f"inputs: {path} is not a numeric CSV ({err})") from None
+        return X
+    raise CLIError(f"inputs: expected a .csv or .npy file, got {str(path)!r}")
+
+
+def _numeric(line: str) -> bool:
+    try:
+        [float(v) for v in line.strip().split(",")]
+        return True
+    except ValueError:
+        return False
+
+
+def _summary_columns(pred, u) -> tuple[np.ndarray, list[str]]:
+    if pred.task == "classification":
+        mean = u["mean"].values
+        cols = [pred.classes()[:, None], mean, u["entropy"].values[:, None], u["epistemic"].values[:, None]]
+        names = ["class", *(f"p_{k}" for k in range(mean.shape[1])), "entropy", "epistemic"]
+    else:
+        cols = [u[k].values[:, None] for k in ("mean", "epistemic_std", "aleatoric_std", "total_std", "lower", "upper")]
+        names = ["mean", "epistemic_std", "aleatoric_std", "total_std", "lower", "upper"]
+    return np.hstack(cols), names
+
+
+def _guard(call, prefix: str | None = None):
+    """Run ``call``; pbnn's and the data loaders' user errors become :class:`CLIError` (no traceback)."""
+    from pbnn.errors import DataError, SpecError
+
+    try:
+        return call()
+    except (SpecError, DataError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
+        message = str(err).strip("'\"")
+        raise CLIError(f"{prefix}: {message}" if prefix else message) from None
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
