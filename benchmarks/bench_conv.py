@@ -18,7 +18,7 @@ TITLE = "Convolutional BNN: the conv zoo model on 8x8 digits, minibatch ADVI"
 
 #: Minibatch ADVI settings (Adam); tuned so that the fit reaches the goal well inside 5 minutes.
 ADVI = {"batch_size": 64, "learning_rate": 0.01, "draws": 500}
-STEPS, QUICK_STEPS = 4000, 1500
+STEPS, QUICK_STEPS = 12_000, 1500
 SEEDS, QUICK_SEEDS = (0, 1), (0,)
 
 

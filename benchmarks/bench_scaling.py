@@ -26,7 +26,7 @@ def _step_ms(spec, n, batch_size, steps):
 
 
 def run(quick: bool = False) -> str:
-    steps = 1_000 if quick else 5_000
+    steps = 500 if quick else 2_000
     rows = []
     for n in (1_000, 10_000, 100_000):
         for bs in (128, None):

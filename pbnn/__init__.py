@@ -15,10 +15,13 @@ data back::
 from importlib.metadata import PackageNotFoundError, version
 
 from pbnn import datasets, layers, metrics, plot, priors, zoo
-from pbnn.errors import DataError, SpecError
+from pbnn.compare import Comparison, compare
+from pbnn.diagnostics import diagnose
+from pbnn.errors import DataError, DivergenceError, FitError, SpecError
 from pbnn.inference import fit
 from pbnn.results import Fit, load
 from pbnn.spec import BNN, load_spec
+from pbnn.uncertainty import ood_auroc, scores, uncertainty
 
 try:
     __version__ = version("pbnn")
@@ -27,17 +30,34 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "BNN",
+    "Comparison",
     "DataError",
+    "DivergenceError",
     "Fit",
+    "FitError",
     "SpecError",
     "__version__",
+    "compare",
     "datasets",
+    "diagnose",
     "fit",
     "layers",
     "load",
     "load_spec",
     "metrics",
+    "ood_auroc",
     "plot",
     "priors",
+    "scores",
+    "sklearn",
+    "uncertainty",
     "zoo",
 ]
+
+
+def __getattr__(name: str):
+    if name == "sklearn":  # scikit-learn estimators, imported on first use
+        import importlib
+
+        return importlib.import_module("pbnn.sklearn")
+    raise AttributeError(f"module 'pbnn' has no attribute {name!r}")

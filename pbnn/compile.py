@@ -2,11 +2,19 @@
 
 Naming, for a spec whose layer number ``i`` (1-based, counting every layer) holds parameters:
 
-* data: ``pm.Data`` ``X`` (``obs``, ``input`` ...) and ``target`` (``obs``);
-* weights ``w_i`` with dims ``(<input dim>, hidden_i)`` and biases ``b_i`` (``hidden_i``); the last
-  weighted layer's units dim is ``output``;
+* data: ``pm.Data`` ``X`` (``obs``, ``input``), images (``obs``, ``channel``, ``height``, ``width``),
+  and ``target`` (``obs``);
+* Dense weights ``w_i`` with dims ``(<input dim>, hidden_i)`` and biases ``b_i`` (``hidden_i``); the
+  last weighted layer's units dim is ``output``. A multi-axis input to a Dense layer is flattened; its
+  dim is ``input`` (the data) or ``flat_j`` (the output of layer ``j``), as after a ``Flatten`` layer ``j``;
+* Conv2D filters ``w_i`` with dims ``(channel_i, <input channel dim>, kernel_h_i, kernel_w_i)`` and
+  biases ``b_i`` (``channel_i``); the input channel dim is ``channel`` (the data) or the ``channel_j``
+  of the convolution before it (pooling keeps channels);
 * network output: ``Deterministic`` ``p`` (class probabilities: ``obs`` for bernoulli, ``obs, class``
-  for categorical) or ``mu`` (``obs``), plus ``sigma`` (noise sd) for the normal likelihood;
+  for categorical) or ``mu`` (``obs``), plus ``sigma`` (noise sd: a free RV for ``normal`` and
+  ``student_t``, a per-point Deterministic for ``heteroscedastic_normal``) and ``nu`` (``student_t``);
+* weights under a prior with latent scales (``hierarchical``, ``horseshoe``) are Deterministics of a
+  non-centred ``{name}_z ~ Normal(0, 1)``; a ``Dense(..., prior=...)`` overrides the spec's prior;
 * observed variable ``y``.
 
 >>> import numpy as np, pbnn
@@ -18,16 +26,20 @@ Naming, for a spec whose layer number ``i`` (1-based, counting every layer) hold
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import singledispatch
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
 from pbnn import layers as L
 from pbnn import priors as P
+from pbnn.ops.conv import avg_pool2d, conv2d, max_pool2d
 from pbnn.validation import check_data
 from pbnn.spec import BNN
 
@@ -57,6 +69,10 @@ WEIGHT_INIT = "prior"
 #: on moons; started at 2x, 12 of 12 seeds reached 0.96-0.97 test accuracy.
 SCALE_INIT = 2.0
 
+#: Fan-in above which a layer's initial weight draw is shrunk by ``sqrt(FAN_IN_INIT / fan_in)`` (see
+#: :func:`_weights`); ``None`` keeps the plain prior draw.
+FAN_IN_INIT: float | None = 2.0
+
 
 def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | None = None) -> pm.Model:
     """Compile ``spec`` into a :class:`pymc.Model` on data ``X`` (N, ...) and targets ``y`` (N,).
@@ -66,16 +82,18 @@ def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | No
     would describe a random batch. Prediction uses the full-data model (no ``batch_size``).
     """
     X, y = check_data(spec, X, y, batch_size=batch_size)
-    shapes = spec.output_shapes(X.shape[1:])
-    with pm.Model(coords=_coords(spec, X, shapes)) as model:
-        X_data = pm.Data("X", X, dims=("obs", *_input_dims(X)))
+    dims, sizes = layer_dims(spec, X.shape[1:])
+    with pm.Model(coords=_coords(spec, X, dims, sizes)) as model:
+        X_data = pm.Data("X", X, dims=("obs", *input_dims(X.shape[1:])))
         y_data = pm.Data("target", y, dims="obs")
         if batch_size is None:
             x_in, y_in, obs_dims, total_size = X_data, y_data, "obs", None
         else:
             x_in, y_in = pm.Minibatch(X_data, y_data, batch_size=batch_size)
             obs_dims, total_size = None, len(y)
-        out = network(spec, x_in, shapes, _input_dims(X))
+        # static feature/image sizes: conv2d reshapes need them under JAX
+        x_in = pt.specify_shape(x_in, (None, *X.shape[1:]))
+        out = network(spec, x_in, dims)
         _likelihood(spec, out, y_in, obs_dims=obs_dims, total_size=total_size)
     return model
 
@@ -83,21 +101,82 @@ def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | No
 def parameter_names(model: pm.Model) -> list[str]:
     """Names of the network's parameters in ``model``: free RVs and per-parameter Deterministics.
 
-    These are what a posterior stores; the network output (``p``/``mu``) is left to predictions.
+    These are what a posterior stores; the network outputs (``p``, ``mu``, a per-point ``sigma``) are
+    left to predictions.
     """
     names = [rv.name for rv in model.free_RVs]
-    names += [d.name for d in model.deterministics if d.name not in ("p", "mu")]
+    names += [d.name for d in model.deterministics if d.name not in ("p", "mu", "sigma")]
     return names
 
 
-def network(spec: BNN, x: TensorVariable, shapes: list[tuple[int, ...]], input_dims: tuple[str, ...]) -> TensorVariable:
-    """Create the parameters of every layer (inside a model context) and apply the layers to ``x``."""
-    dims = input_dims
+@dataclass(frozen=True)
+class LayerDims:
+    """Named dims of one layer's output (without ``obs``) and of its parameters (``{"w": dims, "b": dims}``);
+    ``fan_in``: the number of inputs each output unit sums (0 for layers without weights)."""
+
+    output: tuple[str, ...]
+    params: dict[str, tuple[str, ...]]
+    fan_in: int = 0
+
+
+def layer_dims(spec: BNN, input_shape: tuple[int, ...]) -> tuple[list[LayerDims], dict[str, int]]:
+    """The dims of every layer for inputs of ``input_shape``, and the length of every dim they name.
+
+    >>> import pbnn
+    >>> dims, sizes = layer_dims(pbnn.zoo.conv(), (1, 8, 8))
+    >>> dims[0].params["w"], sizes["kernel_h_1"]
+    (('channel_1', 'channel', 'kernel_h_1', 'kernel_w_1'), 3)
+    """
+    in_dims = input_dims(input_shape)
+    in_shape = tuple(input_shape)
+    sizes = dict(zip(in_dims, in_shape, strict=True))
     last = max(i for i, layer in enumerate(spec.layers, start=1) if layer.has_params)
-    for i, layer in enumerate(spec.layers, start=1):
-        out_dims = ("output",) if i == last else _layer_dims(layer, i)
-        x = apply_layer(layer, x, spec=spec, index=i, in_dims=dims, out_dims=out_dims)
-        dims = out_dims if layer.has_params else ("flat_%d" % i,)
+    out: list[LayerDims] = []
+    for i, (layer, shape) in enumerate(zip(spec.layers, spec.output_shapes(in_shape), strict=True), start=1):
+        dims, new_sizes = _dims(layer, i, in_dims, in_shape, shape, last=i == last)
+        sizes.update(new_sizes)
+        out.append(dims)
+        in_dims, in_shape = dims.output, shape
+    return out, sizes
+
+
+@singledispatch
+def _dims(layer: L.Layer, index: int, in_dims, in_shape, shape, *, last: bool) -> tuple[LayerDims, dict[str, int]]:
+    raise NotImplementedError(f"pbnn.compile has no dims for layer {layer!r}")
+
+
+@_dims.register
+def _(layer: L.Dense, index, in_dims, in_shape, shape, *, last):
+    flat = in_dims[0] if len(in_dims) == 1 else ("input" if index == 1 else f"flat_{index - 1}")
+    units = "output" if last else f"hidden_{index}"
+    dims = LayerDims((units,), {"w": (flat, units), "b": (units,)}, fan_in=math.prod(in_shape))
+    return dims, {flat: math.prod(in_shape), units: layer.units}
+
+
+@_dims.register
+def _(layer: L.Flatten, index, in_dims, in_shape, shape, *, last):
+    return LayerDims((f"flat_{index}",), {}), {f"flat_{index}": shape[0]}
+
+
+@_dims.register
+def _(layer: L.Conv2D, index, in_dims, in_shape, shape, *, last):
+    out = (f"channel_{index}", f"height_{index}", f"width_{index}")
+    kernel = (f"kernel_h_{index}", f"kernel_w_{index}")
+    kh, kw = (layer.kernel_size,) * 2 if isinstance(layer.kernel_size, int) else layer.kernel_size
+    dims = LayerDims(out, {"w": (out[0], in_dims[0], *kernel), "b": (out[0],)}, fan_in=in_shape[0] * kh * kw)
+    return dims, {**dict(zip(out, shape, strict=True)), kernel[0]: kh, kernel[1]: kw}
+
+
+@_dims.register
+def _(layer: L.Pool2D, index, in_dims, in_shape, shape, *, last):
+    out = (in_dims[0], f"height_{index}", f"width_{index}")
+    return LayerDims(out, {}), dict(zip(out, shape, strict=True))
+
+
+def network(spec: BNN, x: TensorVariable, dims: list[LayerDims]) -> TensorVariable:
+    """Create the parameters of every layer (inside a model context) and apply the layers to ``x``."""
+    for i, (layer, layer_dims_) in enumerate(zip(spec.layers, dims, strict=True), start=1):
+        x = apply_layer(layer, x, spec=spec, index=i, dims=layer_dims_.params, fan_in=layer_dims_.fan_in)
     return x
 
 
@@ -107,17 +186,70 @@ def apply_layer(layer: L.Layer, x: TensorVariable, **ctx) -> TensorVariable:
 
 
 @apply_layer.register
-def _(layer: L.Dense, x, *, spec, index, in_dims, out_dims):
-    w = weight(spec.prior, f"w_{index}", (in_dims[-1], out_dims[0]), layer=index)
-    z = pt.matmul(x, w)
+def _(layer: L.Dense, x, *, spec, index, dims, fan_in):
+    w = _weights(prior_of(spec, layer), f"w_{index}", dims["w"], layer=index, fan_in=fan_in)
+    z = pt.matmul(_flatten(x), w)
     if layer.bias:
-        z = z + weight(spec.prior, f"b_{index}", out_dims, layer=index)
+        z = z + weight(prior_of(spec, layer), f"b_{index}", dims["b"], layer=index)
     return ACTIVATIONS[layer.activation](z)
 
 
 @apply_layer.register
 def _(layer: L.Flatten, x, **ctx):
-    return x.reshape((x.shape[0], -1))
+    return _flatten(x)
+
+
+@apply_layer.register
+def _(layer: L.Conv2D, x, *, spec, index, dims, fan_in):
+    kh, kw = (layer.kernel_size,) * 2 if isinstance(layer.kernel_size, int) else layer.kernel_size
+    w = _weights(prior_of(spec, layer), f"w_{index}", dims["w"], layer=index, fan_in=fan_in)
+    w = pt.specify_shape(w, (layer.filters, None, kh, kw))  # conv2d needs a static kernel size
+    z = conv2d(x, w, stride=layer.stride, padding=layer.padding)
+    if layer.bias:
+        z = z + weight(prior_of(spec, layer), f"b_{index}", dims["b"], layer=index)[:, None, None]
+    return ACTIVATIONS[layer.activation](z)
+
+
+@apply_layer.register
+def _(layer: L.MaxPool2D, x, **ctx):
+    return max_pool2d(x, layer.pool_size, stride=layer.stride)
+
+
+@apply_layer.register
+def _(layer: L.AvgPool2D, x, **ctx):
+    return avg_pool2d(x, layer.pool_size, stride=layer.stride)
+
+
+def _weights(prior: P.Prior, name: str, dims: tuple[str, ...], *, layer: int, fan_in: int) -> TensorVariable:
+    """The weight array ``name`` under ``prior``, its initial value scaled to the layer's fan-in.
+
+    Every weight starts at a seeded prior draw (:data:`WEIGHT_INIT`). When a unit sums more than
+    :data:`FAN_IN_INIT` inputs, the draw is shrunk by ``sqrt(FAN_IN_INIT / fan_in)`` (He et al.'s
+    scaling for ReLU nets), so that pre-activations start at the scale of the inputs instead of
+    ``sqrt(fan_in)`` times it. Only the starting point changes; the prior does not.
+    """
+    model = pm.modelcontext(None)
+    before = set(model.free_RVs)
+    w = weight(prior, name, dims, layer=layer)
+    if FAN_IN_INIT is not None and fan_in > FAN_IN_INIT:
+        factor = math.sqrt(FAN_IN_INIT / fan_in)
+        free = set(model.free_RVs)
+        for rv in free - before:
+            init = model.rvs_to_initial_values.get(rv)
+            if isinstance(init, str) and init == "prior" and not free & set(ancestors(rv.owner.inputs)):
+                draw = rv.owner.clone().outputs[rv.owner.outputs.index(rv)]  # the same prior, a draw of its own
+                model.set_initval(rv, factor * draw)
+    return w
+
+
+def _flatten(x: TensorVariable) -> TensorVariable:
+    """``(N, d1, d2, ...) -> (N, d1*d2*...)`` in C order; joins static axes (no symbolic reshape, fine for JAX)."""
+    return x if x.ndim <= 2 else pt.join_dims(x, 1, x.ndim - 1)
+
+
+def prior_of(spec: BNN, layer: L.Layer) -> P.Prior:
+    """The prior of ``layer``'s weights: its own ``prior`` field when set, else the spec's."""
+    return getattr(layer, "prior", None) or spec.prior
 
 
 @singledispatch
@@ -142,6 +274,38 @@ def _(prior: P.Hierarchical, name, dims, *, layer):
     return pm.Deterministic(name, model["layer_sigma"][position] * z, dims=dims)
 
 
+@weight.register
+def _(prior: P.Laplace, name, dims, *, layer):
+    return pm.Laplace(name, 0.0, prior.b, dims=dims, initval=WEIGHT_INIT)
+
+
+@weight.register
+def _(prior: P.ScaleMixture, name, dims, *, layer):
+    return pm.NormalMixture(
+        name,
+        w=np.array([prior.pi, 1.0 - prior.pi]),
+        mu=np.zeros(2),
+        sigma=np.array([prior.sigma1, prior.sigma2]),
+        dims=dims,
+        initval=WEIGHT_INIT,
+    )
+
+
+@weight.register
+def _(prior: P.Horseshoe, name, dims, *, layer):
+    tau = pm.HalfCauchy(f"{name}_tau", prior.scale)
+    lam = pm.HalfCauchy(f"{name}_lambda", 1.0, dims=dims)
+    half_df = prior.slab_df / 2.0
+    c2 = pm.InverseGamma(f"{name}_c2", alpha=half_df, beta=half_df * prior.slab_scale**2)
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims, initval=WEIGHT_INIT)
+    lam_tilde = pt.sqrt(c2 * lam**2 / (c2 + tau**2 * lam**2))
+    return pm.Deterministic(name, tau * lam_tilde * z, dims=dims)
+
+
+#: Prior of the degrees of freedom of the student_t likelihood (Juarez & Steel 2010): Gamma(2, rate 0.1).
+NU_PRIOR = (2.0, 0.1)
+
+
 def _likelihood(spec: BNN, out, y, *, obs_dims, total_size) -> None:
     lik = spec.likelihood
     if lik == "bernoulli":
@@ -160,32 +324,45 @@ def _likelihood(spec: BNN, out, y, *, obs_dims, total_size) -> None:
             mu = pm.Deterministic("mu", mu, dims=obs_dims)
         sigma = pm.HalfNormal("sigma", NOISE_SCALE)
         pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
+    elif lik == "heteroscedastic_normal":
+        mu, sigma = out[..., 0], pt.exp(out[..., 1])
+        if obs_dims:
+            mu = pm.Deterministic("mu", mu, dims=obs_dims)
+            sigma = pm.Deterministic("sigma", sigma, dims=obs_dims)
+        pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
+    elif lik == "student_t":
+        mu = out[..., 0]
+        if obs_dims:
+            mu = pm.Deterministic("mu", mu, dims=obs_dims)
+        sigma = pm.HalfNormal("sigma", NOISE_SCALE)
+        nu = pm.Gamma("nu", alpha=NU_PRIOR[0], beta=NU_PRIOR[1])
+        pm.StudentT("y", nu=nu, mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
     else:  # pragma: no cover - guarded by BNN validation
         raise NotImplementedError(lik)
 
 
-def _input_dims(X: np.ndarray) -> tuple[str, ...]:
-    if X.ndim == 2:
+def input_dims(input_shape: tuple[int, ...]) -> tuple[str, ...]:
+    """Dims of inputs of ``input_shape`` (without ``obs``): ``input`` (features), ``channel, height,
+    width`` (images), else ``input_1, input_2, ...``."""
+    if len(input_shape) == 1:
         return ("input",)
-    return tuple(f"input_{k}" for k in range(1, X.ndim))
+    if len(input_shape) == 3:
+        return ("channel", "height", "width")
+    return tuple(f"input_{k}" for k in range(1, len(input_shape) + 1))
 
 
-def _layer_dims(layer: L.Layer, index: int) -> tuple[str, ...]:
-    return (f"hidden_{index}",) if layer.has_params else ()
-
-
-def _coords(spec: BNN, X: np.ndarray, shapes: list[tuple[int, ...]]) -> dict[str, range | list]:
+def _coords(spec: BNN, X: np.ndarray, dims: list[LayerDims], sizes: dict[str, int]) -> dict[str, range | list]:
+    """Coords of the dims that ``X`` and the parameters use (a layer's own output dims are not stored)."""
     coords: dict[str, range | list] = {"obs": range(len(X))}
-    for dim, size in zip(_input_dims(X), X.shape[1:], strict=True):
-        coords[dim] = range(size)
-    last = max(i for i, layer in enumerate(spec.layers, start=1) if layer.has_params)
-    for i, (layer, shape) in enumerate(zip(spec.layers, shapes, strict=True), start=1):
-        if layer.has_params:
-            coords["output" if i == last else f"hidden_{i}"] = range(shape[-1])
-        else:
-            coords[f"flat_{i}"] = range(int(np.prod(shape)))
+    used = [*input_dims(X.shape[1:]), *(d for layer in dims for param in layer.params.values() for d in param)]
+    for dim in dict.fromkeys(used):
+        coords[dim] = range(sizes[dim])
     if spec.likelihood == "categorical":
         coords["class"] = range(spec.output_units)
-    if isinstance(spec.prior, P.Hierarchical):
-        coords["layer"] = [i for i, layer in enumerate(spec.layers, start=1) if layer.has_params]
+    hierarchical = [
+        i for i, layer in enumerate(spec.layers, start=1)
+        if layer.has_params and isinstance(prior_of(spec, layer), P.Hierarchical)
+    ]
+    if hierarchical:
+        coords["layer"] = hierarchical
     return coords

@@ -2,6 +2,17 @@
 
 Pure data and checks; :mod:`pbnn.compile` builds the PyMC distribution for each.
 
+* ``bernoulli`` (1 output unit, logit) and ``categorical`` (one unit per class, softmax logits);
+* ``normal``: ``y ~ Normal(mu, sigma)``, the network gives ``mu``, one noise sd ``sigma`` is learned;
+* ``heteroscedastic_normal``: the last layer has 2 units, the mean ``mu`` and the log-scale, so that
+  ``sigma = exp(log_scale)`` varies per point (aleatoric uncertainty);
+* ``student_t``: ``y ~ StudentT(nu, mu, sigma)`` for heavy-tailed noise, ``sigma`` and the degrees of
+  freedom ``nu`` learned (``nu ~ Gamma(2, 0.1)``, Juarez & Steel's prior: mean 20, so Gaussian-like
+  noise is favoured unless outliers say otherwise).
+
+Regression targets are standardized by :func:`pbnn.fit` (see :mod:`pbnn.inference`); the priors on
+``sigma`` are in those standardized units and predictions come back in the user's units.
+
 >>> from pbnn.likelihoods import LIKELIHOODS
 >>> LIKELIHOODS["categorical"].outputs
 ('p',)
@@ -30,11 +41,10 @@ class Likelihood:
 
     def check_units(self, units: int) -> None:
         """Check that the last layer's width fits this likelihood."""
-        expected = {"bernoulli": 1, "normal": 1}.get(self.name)
+        expected = {"bernoulli": 1, "normal": 1, "heteroscedastic_normal": 2, "student_t": 1}.get(self.name)
         if expected is not None and units != expected:
-            raise SpecError(
-                f"likelihood {self.name!r} needs a last layer with {expected} unit, got {units}"
-            )
+            what = "1 unit" if expected == 1 else f"{expected} units (mean and log-scale)"
+            raise SpecError(f"likelihood {self.name!r} needs a last layer with {what}, got {units}")
         if self.name == "categorical" and units < 2:
             raise SpecError(
                 f"likelihood 'categorical' needs a last layer with one unit per class (>= 2), got {units}"
@@ -72,6 +82,8 @@ LIKELIHOODS: dict[str, Likelihood] = {
         Likelihood("bernoulli", "classification", ("p",)),
         Likelihood("categorical", "classification", ("p",)),
         Likelihood("normal", "regression", ("mu", "sigma")),
+        Likelihood("heteroscedastic_normal", "regression", ("mu", "sigma")),
+        Likelihood("student_t", "regression", ("mu", "sigma", "nu")),
     )
 }
 

@@ -11,23 +11,28 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from pbnn.predict import Predictions
 from pbnn.results import Fit
 
 
 def uncertainty_map(
     fit: Fit, X: Any, y: Any | None = None, *, resolution: int = 100, margin: float = 0.5,
-    path: str | Path | None = None, title: str | None = None,
+    path: str | Path | None = None, title: str | None = None, epistemic: bool = False,
 ) -> Figure:
     """Posterior predictive mean and standard deviation over a grid around 2-D inputs ``X``.
 
     Left: the mean probability of class 1 (or the regression mean); right: its standard deviation
     over posterior draws (the BNN's uncertainty), with the points of ``X`` coloured by ``y``.
+    ``epistemic=True`` (classifiers) adds a third panel: the mutual information between label and
+    weights, the part of the uncertainty that more data would remove.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -36,26 +41,243 @@ def uncertainty_map(
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = np.column_stack([g0.ravel(), g1.ravel()])
     draws = fit.predict(grid).draws()
+    extra = []
+    if epistemic:
+        if fit.spec.task != "classification":
+            raise ValueError("epistemic: the mutual-information panel needs a classifier")
+        from pbnn.metrics import mutual_information
+
+        extra.append((mutual_information(draws).reshape(g0.shape), "mutual information (nats)", "epistemic uncertainty"))
     if fit.spec.task == "classification":
         draws = draws[..., 1] if draws.shape[-1] == 2 else draws.max(axis=-1)
         mean_label, mean_cmap = "P(class 1)", "RdBu_r"
     else:
         mean_label, mean_cmap = "predictive mean", "viridis"
     mean, std = draws.mean(axis=0).reshape(g0.shape), draws.std(axis=0).reshape(g0.shape)
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, values, label, cmap in ((axes[0], mean, mean_label, mean_cmap), (axes[1], std, "posterior std", "magma_r")):
+    panels = [(mean, mean_label, "posterior predictive mean"), (std, "posterior std", "uncertainty (std over draws)"), *extra]
+    fig = Figure(figsize=(5.5 * len(panels), 4.5), layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True)
+    for k, (ax, (values, label, panel_title)) in enumerate(zip(axes, panels)):
+        cmap = mean_cmap if k == 0 else "magma_r"
         contour = ax.contourf(g0, g1, values, levels=20, cmap=cmap)
         fig.colorbar(contour, ax=ax, label=label)
         if y is not None:
             ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y), cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
         else:
             ax.scatter(X[:, 0], X[:, 1], c="k", s=6)
-        ax.set_xlabel("x1")
+        ax.set(xlabel="x1", title=panel_title)
     axes[0].set_ylabel("x2")
-    axes[0].set_title("posterior predictive mean")
-    axes[1].set_title("uncertainty (std over draws)")
     fig.suptitle(title or f"{fit.spec.name}: {fit.method}")
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+# -- fits --------------------------------------------------------------------------------------
+
+
+def elbo_trace(fit: Fit, *, window: float = 0.1, path: str | Path | None = None) -> Figure:
+    """ELBO history of an ADVI fit: every step and a running mean (left), the last part (right).
+
+    The right panel shades the two windows of ``window`` of the steps that
+    :func:`pbnn.diagnose` compares for its convergence verdict.
+    """
+    stats = fit.idata["sample_stats"] if "sample_stats" in fit.idata.children else None
+    if stats is None or "elbo" not in stats:
+        raise ValueError(f"fit: a {fit.method} fit has no ELBO history (sample_stats.elbo); elbo_trace needs an ADVI fit")
+    elbo = stats["elbo"].values
+    steps = np.arange(1, len(elbo) + 1)
+    width = max(1, int(len(elbo) * window))
+    span = max(1, len(elbo) // 100)
+    smooth = np.convolve(elbo, np.ones(span) / span, mode="valid")
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    whole, tail = fig.subplots(1, 2)
+    start = max(0, len(elbo) - 4 * width)
+    for ax, first in ((whole, 0), (tail, start)):
+        shown = elbo[first:][np.isfinite(elbo[first:])]
+        ax.plot(steps[first:], elbo[first:], lw=0.4, color="0.7", label="ELBO")
+        ax.plot(steps[max(first, span - 1) :], smooth[max(first, span - 1) - (span - 1) :], color="C0",
+                label=f"running mean ({span} steps)")
+        ax.set_ylim(np.quantile(shown, 0.02), shown.max() + 0.05 * np.ptp(shown))
+        ax.set_xlabel("step")
+    for k, label in ((2, "window before"), (1, "last window")):
+        lo, hi = len(elbo) - k * width, len(elbo) - (k - 1) * width
+        tail.axvspan(steps[lo], steps[hi - 1], alpha=0.12, color=f"C{k}")
+        tail.hlines(np.nanmean(elbo[lo:hi]), steps[lo], steps[hi - 1], color=f"C{k}", lw=2, label=f"{label}: mean")
+    whole.set(ylabel="ELBO", title="whole run")
+    tail.set(title=f"last {len(elbo) - start} steps: the windows pbnn.diagnose compares")
+    whole.legend(loc="lower right")
+    tail.legend(loc="lower right", fontsize="small")
+    fig.suptitle(f"{fit.spec.name}: {fit.method} ELBO")
+    return _finish(fig, path)
+
+
+def weight_densities(fit: Fit, *, bins: int = 60, path: str | Path | None = None) -> Figure:
+    """Posterior density of the weights (and biases) of each layer, pooled over the layer's entries."""
+    post = fit.posterior
+    layers: dict[int, list[str]] = {}
+    for name in post.data_vars:
+        match = re.fullmatch(r"([wb])_(\d+)", str(name))
+        if match:
+            layers.setdefault(int(match.group(2)), []).append(str(name))
+    if not layers:
+        raise ValueError("fit: the posterior has no layer parameters named w_<i> or b_<i>")
+    fig = Figure(figsize=(3.2 * len(layers), 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(layers), squeeze=False)[0])
+    for ax, (layer, names) in zip(axes, sorted(layers.items())):
+        for k, name in enumerate(sorted(names, reverse=True)):  # w before b
+            values = post[name].values.ravel()
+            ax.hist(values, bins=bins, density=True, histtype="stepfilled", alpha=0.5, color=f"C{k}",
+                    label=f"{name} ({post[name][{'chain': 0, 'draw': 0}].size} entries)")
+        ax.set(title=f"layer {layer}", xlabel="value")
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("posterior density")
+    fig.suptitle(f"{fit.spec.name}: {fit.method} weight posterior per layer")
+    return _finish(fig, path)
+
+
+# -- predictions -------------------------------------------------------------------------------
+
+
+def reliability_diagram(pred: Predictions, y: Any, *, n_bins: int = 10, path: str | Path | None = None) -> Figure:
+    """Accuracy against confidence per bin (a calibrated model lies on the diagonal), with counts."""
+    s = pred.scores(y, n_bins=n_bins)
+    centers = 0.5 * (s["bin_lower"].values + s["bin_upper"].values)
+    width = 1.0 / n_bins
+    fig = Figure(figsize=(5, 6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    top.bar(centers, np.nan_to_num(s["bin_accuracy"].values), width=width * 0.95, color="C0", label="accuracy")
+    acc, conf = np.nan_to_num(s["bin_accuracy"].values), np.nan_to_num(s["bin_confidence"].values)
+    top.bar(centers, np.abs(conf - acc), bottom=np.minimum(acc, conf), width=width * 0.95,
+            facecolor=(0.84, 0.15, 0.16, 0.15), edgecolor="C3", hatch="//", label="gap to mean confidence")
+    top.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+    top.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+            title=f"ECE {float(s['ece']):.3f}, accuracy {float(s['accuracy']):.3f}")
+    top.legend(loc="upper left")
+    bottom.bar(centers, s["bin_count"].values, width=width * 0.95, color="0.5")
+    bottom.set(xlabel="confidence (probability of the predicted class)", ylabel="points")
+    return _finish(fig, path)
+
+
+def probability_vs_uncertainty(
+    preds: Predictions | Mapping[str, Predictions], *, path: str | Path | None = None
+) -> Figure:
+    """Predicted probability against its std over draws, one colour per set of predictions.
+
+    The scatter of seeds/000: a binary model shows P(class 1), a multi-class model the probability of
+    the predicted class. Pass ``{"test": pred_test, "held-out class": pred_ood}`` to compare sets.
+    """
+    preds = _named(preds)
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for k, (label, pred) in enumerate(preds.items()):
+        u = pred.uncertainty()
+        binary = u.sizes["class"] == 2
+        prob = u["mean"].sel({"class": 1}) if binary else u["confidence"]
+        std = u["std"].sel({"class": 1}) if binary else u["confidence_std"]
+        ax.scatter(prob, std, s=8, alpha=0.5, color=f"C{k}", label=f"{label} (mean std {float(std.mean()):.3f})")
+    ax.set(xlabel="P(class 1)" if binary else "probability of the predicted class",
+           ylabel="std over posterior draws", title="predicted probability is not certainty")
+    ax.legend()
+    return _finish(fig, path)
+
+
+def predictive_histogram(
+    pred: Predictions, points: Sequence[int], *, bins: int = 30, path: str | Path | None = None
+) -> Figure:
+    """Histogram of the posterior draws at each of the points ``points`` (indices along ``obs``).
+
+    Classifiers: the probability of class 1 (binary) or of the predicted class; regression: the mean.
+    """
+    points = [int(i) for i in points]
+    n_obs = pred["predictions"].sizes["obs"]
+    if not points or any(not 0 <= i < n_obs for i in points):
+        raise ValueError(f"points: expected indices in 0..{n_obs - 1}, got {points}")
+    if pred.task == "classification":
+        draws = pred.draws()
+        cls = np.full(n_obs, 1) if draws.shape[-1] == 2 else draws.mean(axis=0).argmax(axis=-1)
+        values = draws[:, np.arange(n_obs), cls]
+    else:
+        values, cls = pred.draws("mu"), None
+    fig = Figure(figsize=(3.2 * len(points), 3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(points), sharey=True, squeeze=False)[0])
+    for ax, i in zip(axes, points):
+        v = values[:, i]
+        ax.hist(v, bins=bins, range=(0, 1) if cls is not None else None, color="C0")
+        what = f"P(class {cls[i]})" if cls is not None else "predictive mean"
+        ax.set(xlabel=what, title=f"point {i}: {v.mean():.2f} ± {v.std():.2f}")
+    axes[0].set_ylabel("draws")
+    return _finish(fig, path)
+
+
+def confusion_matrix(
+    pred: Predictions, y: Any, *, normalize: bool = True, labels: Sequence[Any] | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """True class (rows) against predicted class (columns); ``normalize`` divides each row by its total."""
+    from pbnn.uncertainty import _check_targets
+
+    y = _check_targets(pred, y).astype(int)
+    predicted = pred.classes()
+    k = pred.draws().shape[-1]
+    counts = np.zeros((k, k))
+    np.add.at(counts, (y, predicted), 1)
+    shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    labels = list(range(k)) if labels is None else list(labels)
+    fig = Figure(figsize=(1.0 + 0.55 * k, 0.6 + 0.55 * k), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(shown, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, label="fraction of the true class" if normalize else "points")
+    for (i, j), value in np.ndenumerate(shown):
+        if counts[i, j]:
+            ax.text(j, i, f"{value:.2f}" if normalize else f"{int(value)}", ha="center", va="center",
+                    fontsize="small", color="white" if value > 0.5 * shown.max() else "black")
+    ax.set(xticks=range(k), yticks=range(k), xticklabels=labels, yticklabels=labels,
+           xlabel="predicted class", ylabel="true class",
+           title=f"accuracy {float(np.trace(counts) / counts.sum()):.3f}")
+    return _finish(fig, path)
+
+
+def ood_histograms(
+    preds: Mapping[str, Predictions], *, score: str = "epistemic", bins: int = 30,
+    path: str | Path | None = None,
+) -> Figure:
+    """Histograms of an uncertainty score per set; the first set is in-distribution.
+
+    The legend gives each other set's AUROC against the first (:func:`pbnn.ood_auroc`).
+    """
+    from pbnn import metrics
+    from pbnn.uncertainty import SCORES, _score
+
+    preds = _named(preds, classification_only=False)
+    task = next(iter(preds.values())).task
+    chosen = _score(task, score)
+    values = {label: pred.uncertainty()[chosen.variable].values for label, pred in preds.items()}
+    oriented = {label: v if chosen.higher_is_uncertain else -v for label, v in values.items()}
+    first = next(iter(values))
+    edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    for k, (label, v) in enumerate(values.items()):
+        extra = "" if label == first else f", AUROC {metrics.auroc(oriented[first], oriented[label]):.3f}"
+        ax.hist(v, bins=edges, density=True, histtype="stepfilled", alpha=0.4, color=f"C{k}", label=f"{label}{extra}")
+    ax.set(xlabel=f"{score}: {SCORES[task][score].description}", ylabel="density")
+    ax.legend()
+    return _finish(fig, path)
+
+
+def _named(preds: Predictions | Mapping[str, Predictions], classification_only: bool = True) -> dict[str, Predictions]:
+    named = {"predictions": preds} if isinstance(preds, Predictions) else dict(preds)
+    if not named or not all(isinstance(p, Predictions) for p in named.values()):
+        raise TypeError("preds: expected Predictions or a mapping of labels to Predictions (from fit.predict)")
+    if len({p.task for p in named.values()}) > 1:
+        raise TypeError("preds: cannot mix classifier and regression predictions")
+    if classification_only and any(p.task != "classification" for p in named.values()):
+        raise TypeError("preds: this plot needs classifier predictions")
+    return named
+
+
+def _finish(fig: Figure, path: str | Path | None) -> Figure:
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

@@ -26,6 +26,8 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
+from pbnn.scaling import TargetScaling
+from pbnn.devices import check_device, on_device
 from pbnn.spec import BNN
 from pbnn.validation import check_input_shape, check_X
 
@@ -51,26 +53,43 @@ class Predictor:
         self.param_names = [rv.name for rv in model.free_RVs]
         self.output_names = spec.likelihood_.outputs
         self.output_dims = {name: model.named_vars_to_dims.get(name, ()) for name in self.output_names}
-        X_in = pt.tensor("X", shape=(None, *input_shape), dtype="float64")
-        batched = {rv: rv.type.clone(shape=(None, *rv.type.shape))(rv.name) for rv in model.free_RVs}
+        self._X = pt.tensor("X", shape=(None, *input_shape), dtype="float64")
+        self._rvs = model.free_RVs
         outputs = [model[name] for name in self.output_names]
-        outputs = graph_replace(outputs, {model["X"]: X_in}, strict=False)
-        outputs = vectorize_graph(outputs, replace=batched)
-        mode = resolve_backend_compile_kwargs(backend, None).get("mode")
-        self._fn = pytensor.function([X_in, *batched.values()], outputs, mode=mode, on_unused_input="ignore")
+        self._outputs = graph_replace(outputs, {model["X"]: self._X}, strict=False)
+        self._mode = resolve_backend_compile_kwargs(backend, None).get("mode")
+        # JAX needs concrete array shapes: a draw axis of unknown length turns the shapes of conv layers'
+        # reshapes and broadcasts into traced values, so under JAX it is static, one function per length.
+        self._static_draws = backend == "jax"
+        self._fns: dict[int | None, Any] = {}
         self._width = max(
             [int(np.prod(s)) for s in spec.output_shapes(self.input_shape)] + [int(np.prod(input_shape))]
         )
+
+    def _function(self, n_draws: int):
+        """The compiled ``f(X, *params)`` for params batched over ``n_draws`` draws."""
+        key = n_draws if self._static_draws else None
+        if key not in self._fns:
+            batched = {rv: rv.type.clone(shape=(key, *rv.type.shape))(rv.name) for rv in self._rvs}
+            outputs = vectorize_graph(self._outputs, replace=batched)
+            self._fns[key] = pytensor.function(
+                [self._X, *batched.values()], outputs, mode=self._mode, on_unused_input="ignore"
+            )
+        return self._fns[key]
 
     def __call__(self, params: dict[str, np.ndarray], X: np.ndarray) -> dict[str, np.ndarray]:
         """Evaluate on ``X`` (N, ...) for parameter draws ``params[name]`` of shape (S, ...)."""
         n_draws = len(next(iter(params.values())))
         draw_chunk = max(1, min(n_draws, CHUNK_ELEMENTS // self._width))
         point_chunk = max(1, CHUNK_ELEMENTS // (draw_chunk * self._width))
+        fn = self._function(draw_chunk)
         rows: list[list[list[np.ndarray]]] = []
         for s in range(0, n_draws, draw_chunk):
             args = [params[name][s : s + draw_chunk] for name in self.param_names]
-            cols = [self._fn(X[n : n + point_chunk], *args) for n in range(0, len(X), point_chunk)]
+            n = len(args[0])
+            if self._static_draws and n < draw_chunk:  # pad the last chunk to the compiled length
+                args = [np.concatenate([a, np.repeat(a[-1:], draw_chunk - n, axis=0)]) for a in args]
+            cols = [[o[:n] for o in fn(X[i : i + point_chunk], *args)] for i in range(0, len(X), point_chunk)]
             rows.append([_concat_points([c[k] for c in cols]) for k in range(len(self.output_names))])
         return {
             name: np.concatenate([row[k] for row in rows], axis=0)
@@ -101,20 +120,28 @@ def get_predictor(spec: BNN, input_shape: tuple[int, ...], backend: str = "auto"
     return Predictor(spec, input_shape, resolve_backend(backend))
 
 
-def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", attrs: dict | None = None) -> Predictions:
+def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", device: str | None = None,
+            attrs: dict | None = None) -> Predictions:
     """Per-draw network outputs of ``spec`` on ``X`` for every draw of ``posterior``.
 
-    ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``.
+    Regression outputs (``mu``, ``sigma``) are reported in ``y``'s units, undoing the target scaling
+    recorded in ``attrs`` (``pbnn_y_loc``, ``pbnn_y_scale``; see :mod:`pbnn.scaling`).
+
+    ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``;
+    ``device`` (JAX only): ``"cpu"`` or ``"gpu"`` (:mod:`pbnn.devices`; None: JAX's default).
     """
     X = check_X(X)
     check_input_shape(spec, X.shape[1:])
+    if check_device(device) is not None and resolve_backend(backend) != "jax":
+        raise ValueError(f"device: only the JAX backend runs on a chosen device, got backend {backend!r}")
     predictor = get_predictor(spec, tuple(X.shape[1:]), resolve_backend(backend))
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     params = {
         name: posterior[name].transpose("chain", "draw", ...).values.reshape(n_chain * n_draw, *posterior[name].shape[2:])
         for name in predictor.param_names
     }
-    values = predictor(params, X)
+    with on_device(device):
+        values = TargetScaling.from_attrs(attrs).to_user_units(predictor(params, X))
     data_vars = {}
     for name, arr in values.items():
         dims = ("chain", "draw", *predictor.output_dims[name])
@@ -123,8 +150,9 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", 
     if spec.likelihood == "categorical":
         coords["class"] = np.arange(spec.output_units)
     predictions = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
-    input_dims = ("obs", "input") if X.ndim == 2 else ("obs", *(f"input_{k}" for k in range(1, X.ndim)))
-    constant = xr.Dataset({"X": (input_dims, X)}, coords={"obs": coords["obs"]})
+    from pbnn.compile import input_dims
+
+    constant = xr.Dataset({"X": (("obs", *input_dims(X.shape[1:])), X)}, coords={"obs": coords["obs"]})
     tree = xr.DataTree.from_dict({"predictions": predictions, "predictions_constant_data": constant})
     tree.attrs.update(attrs or {})
     return Predictions(tree, spec)
@@ -185,6 +213,31 @@ class Predictions:
         if y.shape != classes.shape:
             raise ValueError(f"y: expected shape {classes.shape} (one label per predicted point), got {y.shape}")
         return float((classes == y).mean())
+
+    # -- uncertainty (see pbnn.uncertainty) --------------------------------------------------
+    def uncertainty(self, *, prob: float = 0.9, seed: int = 0) -> xr.Dataset:
+        """Per-point uncertainty Dataset; see :func:`pbnn.uncertainty.uncertainty`."""
+        from pbnn.uncertainty import uncertainty
+
+        return uncertainty(self, prob=prob, seed=seed)
+
+    def scores(self, y: Any, *, n_bins: int = 10, prob: float = 0.9) -> xr.Dataset:
+        """Accuracy, log predictive density, Brier, ECE (or RMSE, coverage); see :func:`pbnn.uncertainty.scores`."""
+        from pbnn.uncertainty import scores
+
+        return scores(self, y, n_bins=n_bins, prob=prob)
+
+    def reject(self, threshold: float, by: str = "confidence") -> xr.DataArray:
+        """True where the model should refuse to answer; see :func:`pbnn.uncertainty.reject`."""
+        from pbnn.uncertainty import reject
+
+        return reject(self, threshold, by=by)
+
+    def accuracy_coverage(self, y: Any, by: str = "confidence") -> xr.Dataset:
+        """Accuracy against the fraction of points kept; see :func:`pbnn.uncertainty.accuracy_coverage`."""
+        from pbnn.uncertainty import accuracy_coverage
+
+        return accuracy_coverage(self, y, by=by)
 
     def __repr__(self) -> str:
         pred = self.idata["predictions"]

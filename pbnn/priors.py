@@ -7,6 +7,10 @@ How each prior becomes PyMC variables is decided in :mod:`pbnn.compile`.
 Normal(sigma=0.5)
 >>> P.Hierarchical(scale=1.0)
 Hierarchical(scale=1.0)
+>>> P.ScaleMixture(pi=0.2, sigma1=1.0, sigma2=0.1).to_dict()
+{'kind': 'scale_mixture', 'pi': 0.2, 'sigma1': 1.0, 'sigma2': 0.1}
+
+A layer can override the spec's prior: ``Dense(50, prior=P.Laplace(0.1))``.
 """
 
 from __future__ import annotations
@@ -67,5 +71,61 @@ class Hierarchical(Prior):
     kind: ClassVar[str] = "hierarchical"
 
 
+@dataclass(frozen=True)
+class Laplace(Prior):
+    """Independent ``Laplace(0, b)`` on every weight and bias: L1 regularization's Bayesian twin.
+
+    >>> Laplace(b=0.1).describe()
+    'Laplace(b=0.1)'
+    """
+
+    b: float = 1.0
+    kind: ClassVar[str] = "laplace"
+
+
+@dataclass(frozen=True)
+class ScaleMixture(Prior):
+    """Blundell et al.'s (2015) scale mixture ``pi N(0, sigma1) + (1 - pi) N(0, sigma2)`` per weight.
+
+    A wide component (``sigma1``) and a narrow one (``sigma2``) give a spike-and-slab-like prior with a
+    smooth density. ``pi`` must lie in (0, 1).
+
+    >>> ScaleMixture(pi=0.2, sigma1=1.0, sigma2=0.1)
+    ScaleMixture(pi=0.2, sigma1=1.0, sigma2=0.1)
+    """
+
+    pi: float = 0.5
+    sigma1: float = 1.0
+    sigma2: float = 0.1
+    kind: ClassVar[str] = "scale_mixture"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.pi < 1:
+            raise SpecError(f"ScaleMixture.pi: expected a number in (0, 1), got {self.pi!r}")
+
+
+@dataclass(frozen=True)
+class Horseshoe(Prior):
+    """The regularized horseshoe (Piironen & Vehtari 2017), a sparsity prior for pruning weights.
+
+    For each weight array ``w`` (and bias): a global scale ``tau ~ HalfCauchy(scale)``, a local scale
+    per weight ``lambda ~ HalfCauchy(1)``, a slab ``c2 ~ InverseGamma(slab_df / 2, slab_df / 2 *
+    slab_scale**2)`` and ``w = tau * lambda_tilde * z`` with ``z ~ Normal(0, 1)`` (non-centred) and
+    ``lambda_tilde = sqrt(c2 lambda**2 / (c2 + tau**2 lambda**2))``. Most weights shrink to zero while
+    large ones escape, softly capped by the slab at about ``slab_scale``.
+
+    >>> Horseshoe(scale=0.1).describe()
+    'Horseshoe(scale=0.1, slab_scale=2.0, slab_df=4.0)'
+    """
+
+    scale: float = 1.0
+    slab_scale: float = 2.0
+    slab_df: float = 4.0
+    kind: ClassVar[str] = "horseshoe"
+
+
 #: Prior classes by their ``kind``.
-PRIORS: dict[str, type[Prior]] = {cls.kind: cls for cls in (Normal, Hierarchical)}
+PRIORS: dict[str, type[Prior]] = {
+    cls.kind: cls for cls in (Normal, Hierarchical, Laplace, ScaleMixture, Horseshoe)
+}

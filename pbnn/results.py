@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from pbnn.predict import Predictions, predict
+from pbnn.scaling import ATTRS as SCALING_ATTRS
 from pbnn.spec import BNN
 
 SPEC_FILE = "spec.toml"
@@ -56,13 +57,22 @@ class Fit:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(json.loads(self.idata.attrs["pbnn_input_shape"]))
 
-    def predict(self, X: Any, *, backend: str = "auto") -> Predictions:
+    def predict(self, X: Any, *, backend: str = "auto", device: str | None = None) -> Predictions:
         """Per-draw network outputs on new inputs ``X``; see :class:`pbnn.predict.Predictions`.
 
-        ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``.
+        ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``;
+        ``device`` (JAX): ``"cpu"``, ``"gpu"`` or None (JAX's default).
         """
-        attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec")}
-        return predict(self.spec, self.posterior, X, backend=backend, attrs=attrs)
+        from pbnn.errors import DataError
+        from pbnn.validation import check_X
+
+        X = check_X(X)
+        if X.shape[1:] != self.input_shape:
+            raise DataError(
+                f"X: expected inputs of shape {self.input_shape} (n_samples excluded), as in training, got {X.shape[1:]}"
+            )
+        attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec", *SCALING_ATTRS)}
+        return predict(self.spec, self.posterior, X, backend=backend, device=device, attrs=attrs)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

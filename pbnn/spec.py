@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pbnn.errors import SpecError
-from pbnn.layers import LAYERS, Layer, Shape
+from pbnn.layers import LAYERS, Dense, Layer, Shape
 from pbnn.likelihoods import Likelihood, get_likelihood
-from pbnn.priors import PRIORS, Normal, Prior
+from pbnn.priors import PRIORS, Hierarchical, Normal, Prior
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,8 +38,10 @@ class BNN:
     Parameters
     ----------
     layers : sequence of :mod:`pbnn.layers` objects, applied in order.
-    prior : a :mod:`pbnn.priors` object for every weight and bias (default ``Normal(1.0)``).
-    likelihood : ``"bernoulli"``, ``"categorical"`` or ``"normal"``.
+    prior : a :mod:`pbnn.priors` object for every weight and bias (default ``Normal(1.0)``); a
+        ``Dense(..., prior=...)`` overrides it for that layer.
+    likelihood : a name of :data:`pbnn.likelihoods.LIKELIHOODS`: ``"bernoulli"``, ``"categorical"``,
+        ``"normal"``, ``"heteroscedastic_normal"`` or ``"student_t"``.
     name, description : free text shown in summaries and stored with every fit.
     """
 
@@ -59,10 +62,17 @@ class BNN:
                 raise SpecError(f"layers[{i}]: expected a pbnn.layers object, got {layer!r}")
         if not isinstance(self.prior, Prior):
             raise SpecError(f"prior: expected a pbnn.priors object, got {self.prior!r}")
-        last = [layer for layer in self.layers if layer.has_params]
+        last = [(i, layer) for i, layer in enumerate(self.layers, start=1) if layer.has_params]
         if not last:
             raise SpecError("layers: expected at least one layer with weights (e.g. Dense)")
-        self.likelihood_.check_units(last[-1].units)
+        i, layer = last[-1]
+        if not isinstance(layer, Dense):
+            raise SpecError(
+                f"layers[{i}] {layer.describe()}: the last layer with weights must be a Dense layer "
+                "(its units are the likelihood's outputs); add e.g. Dense(10) after it"
+            )
+        self.likelihood_.check_units(layer.units)
+        _check_hierarchical_scales(self)
         for name in ("name", "description"):
             if not isinstance(getattr(self, name), str):
                 raise SpecError(f"{name}: expected a string, got {getattr(self, name)!r}")
@@ -116,7 +126,10 @@ class BNN:
         layers = []
         for layer in self.layers:
             entry: dict[str, Any] = {"kind": layer.kind}
-            entry.update({f.name: getattr(layer, f.name) for f in fields(layer)})
+            # TOML has no null: a field left at None (e.g. a pool's stride) is omitted and reads back as its default
+            entry.update({f.name: getattr(layer, f.name) for f in fields(layer) if getattr(layer, f.name) is not None})
+            if isinstance(entry.get("prior"), Prior):  # a layer's own prior: an inline table
+                entry["prior"] = entry["prior"].to_dict()
             layers.append(entry)
         return {
             "name": self.name,
@@ -136,14 +149,18 @@ class BNN:
             raise SpecError("layers: missing; expected a list of [[layers]] tables")
         layers_data = data["layers"]
         if not isinstance(layers_data, list):
-            raise SpecError(f"layers: expected a list of [[layers]] tables, got {layers_data!r}")
+            raise SpecError(f"layers: expected a list of [[layers]] tables, got {layers_data!r}", table="spec", key="layers")
         layers = [
             _from_table(f"layers[{i}]", entry, LAYERS)
             for i, entry in enumerate(layers_data, start=1)
         ]
         prior = _from_table("prior", data.get("prior", {"kind": "normal"}), PRIORS)
         rest = {k: data[k] for k in ("name", "description", "likelihood") if k in data}
-        return cls(layers=tuple(layers), prior=prior, **rest)
+        try:
+            return cls(layers=tuple(layers), prior=prior, **rest)
+        except SpecError as err:
+            key = str(err).split(":", 1)[0]
+            raise SpecError(str(err), table="spec", key=key if key in rest else None) from None
 
     def to_toml(self) -> str:
         """The spec as a TOML document (the format of the zoo's ``models/*.toml``)."""
@@ -164,7 +181,9 @@ class BNN:
         try:
             return cls.from_dict(data)
         except SpecError as err:
-            raise SpecError(f"{source}: {err}") from None
+            line = _line_of(text, err.table, err.key)
+            where = f"{source}, line {line}" if line else source
+            raise SpecError(f"{where}: {err}", table=err.table, key=err.key) from None
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_toml` to ``path``."""
@@ -217,7 +236,22 @@ def _check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> No
     unknown = [k for k in table if k not in allowed]
     if unknown:
         raise SpecError(
-            f"{where}: unknown key {unknown[0]!r}; expected keys are {', '.join(allowed)}"
+            f"{where}: unknown key {unknown[0]!r}; expected keys are {', '.join(allowed)}",
+            table=where,
+            key=unknown[0],
+        )
+
+
+def _check_hierarchical_scales(spec: BNN) -> None:
+    """Layers under Hierarchical priors share one ``layer_sigma`` variable, hence one hyperprior scale."""
+    scales = {
+        prior.scale
+        for prior in (getattr(layer, "prior", None) or spec.prior for layer in spec.layers if layer.has_params)
+        if isinstance(prior, Hierarchical)
+    }
+    if len(scales) > 1:
+        raise SpecError(
+            f"prior: layers under Hierarchical priors must share one scale, got scales {sorted(scales)}"
         )
 
 
@@ -227,20 +261,43 @@ def _from_table(where: str, table: Any, registry: dict[str, type]) -> Any:
     kind = table.get("kind")
     if kind not in registry:
         raise SpecError(
-            f"{where}.kind: unknown kind {kind!r}; expected one of {', '.join(registry)}"
+            f"{where}.kind: unknown kind {kind!r}; expected one of {', '.join(registry)}",
+            table=where,
+            key="kind",
         )
     cls = registry[kind]
     names = [f.name for f in fields(cls)]
     _check_keys(where, table, ["kind", *names])
     kwargs = {k: v for k, v in table.items() if k != "kind"}
+    if isinstance(kwargs.get("prior"), dict):  # a layer's own prior, e.g. prior = {kind = "laplace", b = 0.1}
+        kwargs["prior"] = _from_table(f"{where}.prior", kwargs["prior"], PRIORS)
     for name, value in kwargs.items():
         expected = {f.name: f.type for f in fields(cls)}[name]
         if expected in ("float",) and isinstance(value, int) and not isinstance(value, bool):
             kwargs[name] = float(value)
     try:
         return cls(**kwargs)
-    except SpecError as err:
-        raise SpecError(f"{where}: {err}") from None
+    except SpecError as err:  # "Dense.units: expected ..." names the field
+        key = next((n for n in names if str(err).startswith(f"{cls.__name__}.{n}:")), None)
+        raise SpecError(f"{where}: {err}", table=where, key=key) from None
+
+
+def _line_of(text: str, table: str | None, key: str | None) -> int | None:
+    """The 1-based line of ``key`` in ``table`` (``"spec"`` = top level, ``"layers[2]"``) of TOML ``text``."""
+    if table is None or key is None:
+        return None
+    current, n_layers = "spec", 0
+    pattern = re.compile(rf"""\s*(["']?){re.escape(key)}\1\s*=""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"\s*(\[\[?)\s*([^\]]+?)\s*\]", line)
+        if header and header[1] == "[[":
+            n_layers += header[2] == "layers"
+            current = f"layers[{n_layers}]" if header[2] == "layers" else header[2]
+        elif header:
+            current = header[2]
+        elif current == table and pattern.match(line):
+            return number
+    return None
 
 
 def _toml_value(value: Any) -> str:
@@ -257,4 +314,6 @@ def _toml_value(value: Any) -> str:
         return f'"{escaped}"'
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table, e.g. a layer's prior
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise SpecError(f"cannot write {value!r} ({type(value).__name__}) to TOML")

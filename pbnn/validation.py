@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 
 
 def check_X(X: Any, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a finite float64 array of 2 or more dimensions, or raise :class:`DataError`."""
+    """Return ``X`` as a finite float64 array of 2 or more dimensions, or raise :class:`DataError`.
+
+    A 3-D array is read as single-channel images ``(N, H, W)`` and gets a channel axis:
+    ``(N, 1, H, W)`` (a dense network flattens it to the same ``H*W`` features either way).
+
+    >>> check_X(np.zeros((5, 8, 8))).shape
+    (5, 1, 8, 8)
+    """
     X = _as_numeric(X, name)
     if X.ndim < 2:
         raise DataError(
@@ -32,6 +39,8 @@ def check_X(X: Any, name: str = "X") -> np.ndarray:
     if X.shape[0] == 0:
         raise DataError(f"{name}: expected at least one sample, got an empty array of shape {X.shape}")
     _check_finite(X, name)
+    if X.ndim == 3:
+        X = X[:, None]
     return X.astype(np.float64, copy=False)
 
 
@@ -40,7 +49,7 @@ def check_data(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate training data for ``spec``: shapes, finiteness, targets that fit the likelihood."""
     X = check_X(X)
-    y = _as_numeric(y, "y")
+    y = _as_numeric(y, "y", hint=LABEL_HINT if spec.task == "classification" else "")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -72,7 +81,14 @@ def check_positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _as_numeric(a: Any, name: str) -> np.ndarray:
+#: How to turn class labels of any type into the 0..K-1 codes a classification likelihood takes.
+LABEL_HINT = (
+    "; for class labels map them to 0..K-1 (sklearn.preprocessing.LabelEncoder) or use "
+    "pbnn.sklearn.BNNClassifier, which takes labels of any type"
+)
+
+
+def _as_numeric(a: Any, name: str, hint: str = "") -> np.ndarray:
     try:
         arr = np.asarray(a)
     except Exception as err:  # ragged lists and the like
@@ -80,7 +96,7 @@ def _as_numeric(a: Any, name: str) -> np.ndarray:
     if arr.dtype == bool:
         return arr.astype(np.int64)
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise DataError(f"{name}: expected numbers, got an array of dtype {arr.dtype}; convert strings or objects to numbers first")
+        raise DataError(f"{name}: expected numbers, got an array of dtype {arr.dtype}; convert strings or objects to numbers first{hint}")
     return arr
 
 

@@ -1,8 +1,8 @@
 """The model zoo: specs shipped as TOML files in ``pbnn/models/`` (``models/`` in the repository).
 
 >>> import pbnn
->>> pbnn.zoo.names()
-['hierarchical', 'two_layer_tanh']
+>>> {'two_layer_tanh', 'conv'} <= set(pbnn.zoo.names())
+True
 >>> pbnn.zoo.two_layer_tanh() == pbnn.load_spec(pbnn.zoo.path("two_layer_tanh"))
 True
 """
@@ -44,3 +44,24 @@ def two_layer_tanh() -> BNN:
 def hierarchical() -> BNN:
     """2 x 5 tanh units with a learned weight scale per layer (non-centred), Bernoulli likelihood."""
     return get("hierarchical")
+
+
+def sine() -> BNN:
+    """2 x 20 relu units, Normal(0, 1) priors, learned Gaussian noise sd: for the noisy-sine toy."""
+    return get("sine")
+
+
+def regression() -> BNN:
+    """2 x 50 relu units, Normal(0, 1) then Normal(0, 0.15) (fan-in scaled) priors, heteroscedastic likelihood."""
+    return get("regression")
+
+
+def conv() -> BNN:
+    """A small Bayesian LeNet for 8x8 digits (1 x 8 x 8 images; 28x28 also fit): conv 3x3 (8, relu) ->
+    max pool 2 -> conv 3x3 (16, relu) -> max pool 2 -> dense 10, Normal(0, 1) priors, categorical."""
+    return get("conv")
+
+
+def conv_hierarchical() -> BNN:
+    """The :func:`conv` network with a learned weight scale per layer (non-centred), categorical."""
+    return get("conv_hierarchical")

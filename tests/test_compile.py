@@ -79,7 +79,7 @@ def test_images_get_input_dims_and_flatten():
     spec = pbnn.BNN([L.Flatten(), L.Dense(3)], prior=P.Normal(0.5), likelihood="categorical")
     images = np.random.default_rng(1).uniform(size=(6, 1, 4, 4))
     model = spec.build(images, np.arange(6) % 3)
-    assert model.named_vars_to_dims["X"] == ("obs", "input_1", "input_2", "input_3")
+    assert model.named_vars_to_dims["X"] == ("obs", "channel", "height", "width")
     assert model.named_vars_to_dims["w_2"] == ("flat_1", "output")
 
 

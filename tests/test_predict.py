@@ -64,7 +64,7 @@ def test_accuracy_and_classes(quick_fit, small_moons):
 def test_predict_rejects_wrong_inputs(quick_fit):
     with pytest.raises(pbnn.DataError, match=re.escape("X: expected finite values")):
         quick_fit.predict(np.array([[np.nan, 0.0]]))
-    with pytest.raises(pbnn.DataError, match=re.escape("X: inputs of shape (1, 2, 2) do not fit the spec")):
+    with pytest.raises(pbnn.DataError, match=re.escape("X: expected inputs of shape (2,) (n_samples excluded), as in training, got (1, 2, 2)")):
         quick_fit.predict(np.zeros((2, 1, 2, 2)))
     with pytest.raises(ValueError, match=re.escape("backend: unknown backend 'gpu'; expected one of auto, jax, numba, c")):
         quick_fit.predict(np.zeros((2, 2)), backend="gpu")

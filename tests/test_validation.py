@@ -35,8 +35,9 @@ def test_bad_data(X, y, message):
 
 
 def test_input_shape_mismatch_names_the_first_layer():
-    with pytest.raises(DataError, match=re.escape("do not fit the spec: layers[1] Dense(5, tanh, no bias): Dense(5) expects a flat input")):
-        SPEC.build(np.ones((4, 1, 2, 2)), np.zeros(4))
+    spec = pbnn.BNN([L.Conv2D(2, 3), L.Dense(1)])
+    with pytest.raises(DataError, match=re.escape("do not fit the spec: layers[1] Conv2D(2, 3x3, identity): Conv2D expects images")):
+        spec.build(np.ones((4, 2)), np.zeros(4))
 
 
 def test_categorical_labels_hint():

