@@ -1,8 +1,10 @@
 """Predictions: network outputs for new inputs, for every posterior draw at once.
 
-The network graph is compiled once per (spec, input shape, backend) with the posterior draw as a
-leading batch axis (``vectorize_graph``), then evaluated in chunks of draws and points so that large
-problems (10k points x 4k draws) fit in memory.
+The network graph is compiled once per (spec, input shape, backend) and evaluated in fixed-size chunks of
+draws and points, so that large problems (10k points x 4k draws) fit in memory and each chunk's working
+set stays in cache.  Under JAX the one-draw network is ``vmap``-ed over draws and jitted for one chunk
+shape (the last chunk is padded), so a new number of points never recompiles; under NUMBA and C the draw
+axis is added to the graph (``vectorize_graph``).
 
 >>> import numpy as np, pbnn
 >>> from pbnn import datasets
@@ -31,75 +33,88 @@ from pbnn.devices import check_device, on_device
 from pbnn.spec import BNN
 from pbnn.validation import check_input_shape, check_X
 
-#: Upper bound on the elements of the widest intermediate array of one evaluated chunk.
-CHUNK_ELEMENTS = 2**24
+#: Upper bound on the elements of the widest intermediate array of one evaluated chunk (draws x points x
+#: units).  2**20 doubles (8 MiB) was the fastest of 2**14 ... 2**24 for the 100x100 grid x 1000 draws
+#: benchmark: larger chunks spill out of cache, smaller ones pay the per-call overhead.
+CHUNK_ELEMENTS = 2**20
 
 
 class Predictor:
     """The network of ``spec`` compiled as ``f(X, *params) -> outputs`` with params batched over draws.
 
     ``outputs`` are the likelihood's predictive quantities (``p`` or ``mu``, ``sigma``), each of shape
-    ``(draws, n_points, ...)``.
+    ``(draws, n_points, ...)`` (``(draws,)`` for a per-draw scalar such as a homoscedastic ``sigma``).
     """
 
     def __init__(self, spec: BNN, input_shape: tuple[int, ...], backend: str = "jax") -> None:
-        from pymc.pytensorf import resolve_backend_compile_kwargs
-
         from pbnn.compile import build_model
 
         self.spec, self.input_shape, self.backend = spec, tuple(input_shape), backend
-        template_X = np.zeros((2, *input_shape))
-        model = build_model(spec, template_X, np.zeros(2, dtype=np.int64))
+        model = build_model(spec, np.zeros((2, *input_shape)), np.zeros(2, dtype=np.int64))
         self.param_names = [rv.name for rv in model.free_RVs]
         self.output_names = spec.likelihood_.outputs
         self.output_dims = {name: model.named_vars_to_dims.get(name, ()) for name in self.output_names}
         self._X = pt.tensor("X", shape=(None, *input_shape), dtype="float64")
-        self._rvs = model.free_RVs
-        outputs = [model[name] for name in self.output_names]
-        self._outputs = graph_replace(outputs, {model["X"]: self._X}, strict=False)
-        self._mode = resolve_backend_compile_kwargs(backend, None).get("mode")
-        # JAX needs concrete array shapes: a draw axis of unknown length turns the shapes of conv layers'
-        # reshapes and broadcasts into traced values, so under JAX it is static, one function per length.
-        self._static_draws = backend == "jax"
-        self._fns: dict[int | None, Any] = {}
+        # the parameters as plain inputs (one draw), in place of the random variables
+        self._params = {rv: rv.type(rv.name) for rv in model.free_RVs}
+        self._outputs = graph_replace(
+            [model[name] for name in self.output_names], {model["X"]: self._X, **self._params}, strict=False
+        )
         self._width = max(
             [int(np.prod(s)) for s in spec.output_shapes(self.input_shape)] + [int(np.prod(input_shape))]
         )
+        self._fns: dict[Any, Any] = {}
 
-    def _function(self, n_draws: int):
-        """The compiled ``f(X, *params)`` for params batched over ``n_draws`` draws."""
-        key = n_draws if self._static_draws else None
+    def _function(self, n_draws: int, n_points: int):
+        """The compiled ``f(X, *params)`` for ``n_draws`` draws (JAX: and exactly ``n_points`` points)."""
+        key = (n_draws, n_points) if self.backend == "jax" else None
         if key not in self._fns:
-            batched = {rv: rv.type.clone(shape=(key, *rv.type.shape))(rv.name) for rv in self._rvs}
-            outputs = vectorize_graph(self._outputs, replace=batched)
-            self._fns[key] = pytensor.function(
-                [self._X, *batched.values()], outputs, mode=self._mode, on_unused_input="ignore"
-            )
+            self._fns[key] = self._compile_jax() if self.backend == "jax" else self._compile_pytensor()
         return self._fns[key]
+
+    def _compile_jax(self):
+        import jax
+        from pymc.sampling.jax import get_jaxified_graph
+
+        one_draw = get_jaxified_graph(inputs=[self._X, *self._params.values()], outputs=self._outputs)
+        return jax.jit(jax.vmap(one_draw, in_axes=(None,) + (0,) * len(self._params)))
+
+    def _compile_pytensor(self):
+        from pymc.pytensorf import resolve_backend_compile_kwargs
+
+        batched = {p: p.type.clone(shape=(None, *p.type.shape))(p.name) for p in self._params.values()}
+        outputs = vectorize_graph(self._outputs, replace=batched)
+        mode = resolve_backend_compile_kwargs(self.backend, None).get("mode")
+        return pytensor.function([self._X, *batched.values()], outputs, mode=mode, on_unused_input="ignore")
 
     def __call__(self, params: dict[str, np.ndarray], X: np.ndarray) -> dict[str, np.ndarray]:
         """Evaluate on ``X`` (N, ...) for parameter draws ``params[name]`` of shape (S, ...)."""
-        n_draws = len(next(iter(params.values())))
+        n_draws, n_points = len(next(iter(params.values()))), len(X)
         draw_chunk = max(1, min(n_draws, CHUNK_ELEMENTS // self._width))
-        point_chunk = max(1, CHUNK_ELEMENTS // (draw_chunk * self._width))
-        fn = self._function(draw_chunk)
-        rows: list[list[list[np.ndarray]]] = []
+        point_chunk = max(1, min(n_points, CHUNK_ELEMENTS // (draw_chunk * self._width)))
+        pad = self.backend == "jax"  # one compiled shape: the last chunks are padded with copies
+        fn = self._function(draw_chunk, point_chunk)
+        out: dict[str, np.ndarray] = {}
         for s in range(0, n_draws, draw_chunk):
             args = [params[name][s : s + draw_chunk] for name in self.param_names]
-            n = len(args[0])
-            if self._static_draws and n < draw_chunk:  # pad the last chunk to the compiled length
-                args = [np.concatenate([a, np.repeat(a[-1:], draw_chunk - n, axis=0)]) for a in args]
-            cols = [[o[:n] for o in fn(X[i : i + point_chunk], *args)] for i in range(0, len(X), point_chunk)]
-            rows.append([_concat_points([c[k] for c in cols]) for k in range(len(self.output_names))])
-        return {
-            name: np.concatenate([row[k] for row in rows], axis=0)
-            for k, name in enumerate(self.output_names)
-        }
-
-
-def _concat_points(parts: list[np.ndarray]) -> np.ndarray:
-    # per-draw scalars (e.g. a homoscedastic sigma) have no point axis to concatenate
-    return parts[0] if parts[0].ndim == 1 else np.concatenate(parts, axis=1)
+            ns = len(args[0])
+            if pad and ns < draw_chunk:
+                args = [np.concatenate([a, np.repeat(a[-1:], draw_chunk - ns, axis=0)]) for a in args]
+            for i in range(0, n_points, point_chunk):
+                Xc = X[i : i + point_chunk]
+                ni = len(Xc)
+                if pad and ni < point_chunk:
+                    Xc = np.concatenate([Xc, np.repeat(Xc[-1:], point_chunk - ni, axis=0)])
+                for name, value in zip(self.output_names, fn(Xc, *args)):
+                    value = np.asarray(value)
+                    if name not in out:  # per-draw scalars have no point axis
+                        shape = (n_draws,) if value.ndim == 1 else (n_draws, n_points, *value.shape[2:])
+                        out[name] = np.empty(shape, dtype=value.dtype)
+                    if value.ndim == 1:
+                        out[name][s : s + ns] = value[:ns]
+                    else:
+                        out[name][s : s + ns, i : i + ni] = value[:ns, :ni]
+        return out
 
 
 BACKENDS = ("auto", "jax", "numba", "c")
