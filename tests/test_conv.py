@@ -123,6 +123,20 @@ def test_pairs_and_default_strides_round_trip():
     assert again.layers[2].stride is None
 
 
+def test_a_conv_layer_takes_its_own_prior():
+    spec = pbnn.BNN([L.Conv2D(2, 3, prior=P.Normal(0.3)), L.MaxPool2D(2), L.Dense(3)], prior=P.Normal(1.0),
+                    likelihood="categorical")
+    text = spec.to_toml()
+    assert 'prior = {kind = "normal", sigma = 0.3}' in text
+    assert pbnn.BNN.from_toml(text) == spec
+    assert "Conv2D(2, 3x3, identity, prior Normal(sigma=0.3))" in repr(spec)
+    model = spec.build(np.zeros((4, 1, 8, 8)), np.zeros(4, dtype=int))
+    sds = {name: np.unique(model[name].owner.inputs[-1].eval()).tolist() for name in ("w_1", "w_3")}
+    assert sds == {"w_1": [0.3], "w_3": [1.0]}
+    with pytest.raises(SpecError, match=re.escape("Conv2D.prior: expected a pbnn.priors object or None, got 0.3")):
+        L.Conv2D(2, 3, prior=0.3)
+
+
 # -- compiled model -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits():

@@ -3,6 +3,8 @@ the map and mc_dropout methods, and the noisy-sine checks of the source articles
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -13,7 +15,7 @@ from scipy import stats
 import pbnn
 from pbnn import layers as L
 from pbnn import priors as P
-from pbnn.errors import SpecError
+from pbnn.errors import DataError, SpecError
 
 RNG = np.random.default_rng(0)
 X_SMALL, Y_SMALL = RNG.normal(size=(20, 2)), RNG.normal(size=20)
@@ -222,3 +224,15 @@ def test_mc_dropout_draws_are_masked_weights_with_spread_around_the_deterministi
     assert np.all(sigma == sigma.flat[0]) and 1.0 < sigma.flat[0] < 5.0
     with pytest.raises(ValueError, match=r"dropout: expected a probability in \[0, 1\), got 1.5"):
         pbnn.fit(pbnn.zoo.sine(), sine.X_train, sine.y_train, method="mc_dropout", dropout=1.5)
+
+
+def test_minibatch_map_reaches_the_full_batch_fit(sine):
+    spec = pbnn.zoo.sine()
+    full = pbnn.fit(spec, sine.X_train, sine.y_train, method="map", steps=3000, seed=0)
+    mini = pbnn.fit(spec, sine.X_train, sine.y_train, method="map", steps=3000, batch_size=64, seed=0)
+    rmse = {name: float(np.sqrt(np.mean((f.predict(sine.X_train).draws("mu")[0] - sine.y_train) ** 2)))
+            for name, f in (("full", full), ("mini", mini))}
+    assert rmse["mini"] < 1.2 and rmse["mini"] == pytest.approx(rmse["full"], rel=0.15)
+    assert not np.array_equal(full.posterior["w_1"].values, mini.posterior["w_1"].values)
+    with pytest.raises(DataError, match=re.escape("batch_size: expected at most the number of samples")):
+        pbnn.fit(spec, sine.X_train, sine.y_train, method="map", batch_size=10_000, steps=10)

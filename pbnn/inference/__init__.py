@@ -63,7 +63,8 @@ def fit(
       ``tune`` [1000], ``chains`` [4], ``target_accept`` [0.9], ``backend`` ["numba", pymc sampler],
       ``device`` [None; "cpu", "gpu": numpyro and blackjax, chains vectorized on that device].
 
-    * ``"map"``: a point estimate, the posterior mode found by Adam (:mod:`pbnn.inference.map`).
+    * ``"map"``: a point estimate, the posterior mode found by Adam: ``steps`` [5000], ``learning_rate``
+      [0.01], ``batch_size`` [None: full batch] (:mod:`pbnn.inference.map`).
     * ``"mc_dropout"``: the network trained with dropout and weight decay, predictions from ``draws``
       dropout masks (:mod:`pbnn.inference.dropout`).
     * ``"laplace"`` / ``"pathfinder"`` (pymc-extras, the ``extras`` extra): ``draws`` [1000],

@@ -18,6 +18,7 @@ without bound as a scale and its weights shrink to 0): use them with ADVI or NUT
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pymc as pm
@@ -31,12 +32,15 @@ from pbnn.validation import check_positive_int
 
 
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int = 5000,
-        learning_rate: float = 0.01) -> tuple[xr.Dataset, xr.Dataset]:
-    """Find the posterior mode with ``steps`` full-batch Adam steps; returns (posterior, sample_stats).
+        learning_rate: float = 0.01, batch_size: int | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+    """Find the posterior mode with ``steps`` Adam steps; returns (posterior, sample_stats).
 
+    ``batch_size=B``: each step's log-likelihood is that of B rows drawn with replacement, scaled by N/B
+    (stochastic MAP, for data too large for full-batch steps); None: the full data every step.
     The loop takes seconds, so there is no progress bar (``progressbar`` is ignored)."""
     from pbnn.compile import prior_of
     from pbnn.inference import draws_to_posterior
+    from pbnn.inference.jax_advi import _build_model_fns
 
     steps = check_positive_int("steps", steps)
     if not (isinstance(learning_rate, int | float) and learning_rate > 0):
@@ -47,25 +51,29 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
                 f"method 'map': prior {prior_of(spec, layer).describe()} has no finite mode; "
                 "use method 'advi' or 'nuts', or a Normal, Laplace or ScaleMixture prior"
             )
-    value_vars = list(model.value_vars)
-    logp = get_jaxified_graph(inputs=value_vars, outputs=[model.logp(jacobian=False)])
-    constrain = get_jaxified_graph(inputs=value_vars, outputs=model.replace_rvs_by_values(model.free_RVs))
+    n = len(y)
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
     start = model.initial_point(random_seed=seed)
-    shapes = [np.shape(start[v.name]) for v in value_vars]
-    x0 = np.concatenate([np.ravel(start[v.name]) for v in value_vars])
+    fns = _build_model_fns(model, ("X", "target"), start)  # the log-likelihood of a (mini)batch
+    value_vars = list(model.value_vars)
+    # the prior without Jacobian terms: the mode of the parameters' own density, not of log sigma's
+    log_prior = get_jaxified_graph(inputs=value_vars, outputs=[model.logp(vars=model.free_RVs, jacobian=False)])
+    x0 = np.concatenate([np.ravel(start[name]) for name in fns.value_names])
+    data = (jnp.asarray(X), jnp.asarray(y))
 
-    def unflatten(x):
-        parts, offset = [], 0
-        for shape in shapes:
-            size = int(np.prod(shape, dtype=int))
-            parts.append(x[offset : offset + size].reshape(shape))
-            offset += size
-        return parts
+    def loss(x, key):
+        values = fns.unflatten(x)
+        if batch_size is None:
+            loglik = fns.lik_fn(*values, *data)[0]
+        else:
+            idx = jax.random.randint(key, (batch_size,), 0, n)
+            loglik = fns.lik_fn(*values, data[0][idx], data[1][idx])[0] * (n / batch_size)
+        return -(log_prior(*values)[0] + loglik)
 
-    x, losses = adam(lambda x, key: -logp(*unflatten(x))[0], jnp.asarray(x0), steps=steps,
-                     learning_rate=learning_rate, seed=seed)
-    values = constrain(*unflatten(jnp.asarray(x)))
-    draws = {rv.name: np.asarray(v)[None, None] for rv, v in zip(model.free_RVs, values, strict=True)}
+    x, losses = adam(loss, jnp.asarray(x0), steps=steps, learning_rate=learning_rate, seed=seed)
+    values = fns.constrain_batch(np.asarray(x)[None])  # each (1, *shape)
+    draws = {name: v[None] for name, v in zip(fns.rv_names, values, strict=True)}
     stats = xr.Dataset({"lp": ("step", -losses)}, coords={"step": np.arange(1, len(losses) + 1)})
     return draws_to_posterior(model, draws), stats
 
