@@ -45,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in available()]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; expected some of {', '.join(available())}")
-    text = RESULTS.read_text() if RESULTS.exists() else TITLE
     for name in names:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         print(f"== {name}", flush=True)
@@ -55,9 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         title = getattr(module, "TITLE", name)
         section = f"## {title}\n\n{header()} Benchmark wall time {took:.0f} s.\n\n{body}"
         print(section, flush=True)
-        if not args.quick:
-            text = update_section(text, name, section)
-            RESULTS.write_text(text)
+        if not args.quick:  # read just before writing: benchmarks run at the same time keep each other's sections
+            text = update_section(RESULTS.read_text() if RESULTS.exists() else TITLE, name, section)
+            tmp = RESULTS.with_suffix(".md.tmp")
+            tmp.write_text(text)
+            tmp.replace(RESULTS)
     return 0
 
 
