@@ -4,6 +4,8 @@ reproducibility."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,19 @@ def test_same_seed_same_numbers(small_moons, method):
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     np.testing.assert_array_equal(runs[0].predict(X_te)["predictions"]["p"].values, runs[1].predict(X_te)["predictions"]["p"].values)
+
+
+@pytest.mark.parametrize("engine", ["jax", "pymc"])
+def test_more_mc_samples_give_a_less_noisy_elbo(small_moons, engine):
+    X_tr, _, y_tr, _ = small_moons
+    noise = {}
+    for n in (1, 8):
+        fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=1500, mc_samples=n, draws=10, seed=0,
+                       engine=engine, progressbar=False)
+        noise[n] = float(np.std(fit.idata["sample_stats"]["elbo"].values[-500:]))
+    assert noise[8] < 0.6 * noise[1], noise  # an average of 8 draws: sd / sqrt(8) where q has settled
+    with pytest.raises(ValueError, match=re.escape("mc_samples: expected a positive integer, got 0")):
+        pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=10, mc_samples=0, progressbar=False)
 
 
 def test_same_seed_same_numbers_nuts(small_moons):

@@ -29,19 +29,19 @@ ENGINES = ("auto", "jax", "pymc")
 
 
 def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
+                 mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
     """Mean-field ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
-                batch_size=batch_size, learning_rate=learning_rate, draws=draws, init_scale=init_scale,
-                engine=engine, backend=backend, device=device)
+                batch_size=batch_size, learning_rate=learning_rate, mc_samples=mc_samples, draws=draws,
+                init_scale=init_scale, engine=engine, backend=backend, device=device)
 
 
 def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
+                 mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
     """Full-rank ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
-                batch_size=batch_size, learning_rate=learning_rate, draws=draws, init_scale=init_scale,
-                engine=engine, backend=backend, device=device)
+                batch_size=batch_size, learning_rate=learning_rate, mc_samples=mc_samples, draws=draws,
+                init_scale=init_scale, engine=engine, backend=backend, device=device)
 
 
 def resolve_engine(engine: str) -> str:
@@ -65,9 +65,10 @@ def _jax_engine_available() -> bool:
 DEFAULT_INIT_SCALE = 0.1
 
 
-def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, draws, init_scale,
-         engine, backend, device):
+def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, mc_samples, draws,
+         init_scale, engine, backend, device):
     steps = check_positive_int("steps", steps)
+    mc_samples = check_positive_int("mc_samples", mc_samples)
     if init_scale is not None and not (isinstance(init_scale, int | float) and init_scale > 0):
         raise ValueError(f"init_scale: expected a positive number, got {init_scale!r}")
     draws = check_positive_int("draws", draws)
@@ -77,8 +78,8 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     if resolve_engine(engine) == "jax":
         return _run_jax(model, fullrank=fullrank, seed=int(fit_seed), sample_seed=int(sample_seed),
                         progressbar=progressbar, steps=steps, batch_size=batch_size,
-                        learning_rate=learning_rate, draws=draws, init_scale=init_scale or DEFAULT_INIT_SCALE,
-                        device=device)
+                        learning_rate=learning_rate, mc_samples=mc_samples, draws=draws,
+                        init_scale=init_scale or DEFAULT_INIT_SCALE, device=device)
     if check_device(device) is not None:
         raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
     train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size)
@@ -95,6 +96,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
                 steps,
                 method="fullrank_advi" if fullrank else "advi",
                 obj_optimizer=pm.adam(learning_rate=learning_rate),
+                obj_n_mc=mc_samples,
                 random_seed=int(fit_seed),
                 progressbar=progressbar,
                 backend=backend,
@@ -110,14 +112,15 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     return posterior, _elbo_stats(elbo)
 
 
-def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate, draws, init_scale,
-             device=None):
+def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate, mc_samples, draws,
+             init_scale, device=None):
     from pbnn.inference.jax_advi import fit_advi
 
     try:
         with _progress(progressbar, steps) as advance:
             result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
                               learning_rate=learning_rate, fullrank=fullrank, seed=seed, init_scale=init_scale,
+                              n_mc=mc_samples,
                               device=device,
                               callback=lambda step, elbo: advance(step, elbo))
     except FloatingPointError as err:
