@@ -47,6 +47,19 @@ def _check_activation(layer: str, activation: str) -> None:
         )
 
 
+def _check_bias_and_prior(layer: str, bias: object, prior: object) -> None:
+    """The fields every weighted layer has: ``bias`` (a bool) and its own ``prior`` (or None)."""
+    if not isinstance(bias, bool):
+        raise SpecError(f"{layer}.bias: expected true or false, got {bias!r}")
+    if prior is not None and not isinstance(prior, Prior):
+        raise SpecError(f"{layer}.prior: expected a pbnn.priors object or None, got {prior!r}")
+
+
+def _prior_text(prior: Prior | None) -> str:
+    """``describe()``'s suffix for a layer's own prior ("" when it takes the spec's)."""
+    return "" if prior is None else f", prior {prior.describe()}"
+
+
 def _check_positive_int(layer: str, field: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise SpecError(f"{layer}.{field}: expected a positive integer, got {value!r}")
@@ -99,10 +112,7 @@ class Dense(Layer):
     def __post_init__(self) -> None:
         _check_positive_int("Dense", "units", self.units)
         _check_activation("Dense", self.activation)
-        if not isinstance(self.bias, bool):
-            raise SpecError(f"Dense.bias: expected true or false, got {self.bias!r}")
-        if self.prior is not None and not isinstance(self.prior, Prior):
-            raise SpecError(f"Dense.prior: expected a pbnn.priors object or None, got {self.prior!r}")
+        _check_bias_and_prior("Dense", self.bias, self.prior)
 
     def output_shape(self, input_shape: Shape) -> Shape:
         return (self.units,)
@@ -116,8 +126,7 @@ class Dense(Layer):
 
     def describe(self) -> str:
         bias = "" if self.bias else ", no bias"
-        prior = "" if self.prior is None else f", prior {self.prior.describe()}"
-        return f"Dense({self.units}, {self.activation}{bias}{prior})"
+        return f"Dense({self.units}, {self.activation}{bias}{_prior_text(self.prior)})"
 
 
 @dataclass(frozen=True)
@@ -209,10 +218,7 @@ class Conv2D(Layer):
         if self.padding not in PADDINGS:
             raise SpecError(f"Conv2D.padding: expected one of {', '.join(map(repr, PADDINGS))}, got {self.padding!r}")
         _check_activation("Conv2D", self.activation)
-        if not isinstance(self.bias, bool):
-            raise SpecError(f"Conv2D.bias: expected true or false, got {self.bias!r}")
-        if self.prior is not None and not isinstance(self.prior, Prior):
-            raise SpecError(f"Conv2D.prior: expected a pbnn.priors object or None, got {self.prior!r}")
+        _check_bias_and_prior("Conv2D", self.bias, self.prior)
 
     def output_shape(self, input_shape: Shape) -> Shape:
         from pbnn.ops.conv import conv2d_output_shape
@@ -235,8 +241,7 @@ class Conv2D(Layer):
         extra += "" if self.padding == "valid" else f", {self.padding}"
         extra += "" if self.bias else ", no bias"
         kh, kw = _hw(self.kernel_size)
-        prior = "" if self.prior is None else f", prior {self.prior.describe()}"
-        return f"Conv2D({self.filters}, {kh}x{kw}{extra}, {self.activation}{prior})"
+        return f"Conv2D({self.filters}, {kh}x{kw}{extra}, {self.activation}{_prior_text(self.prior)})"
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class _ModelFns:
     value_names: tuple[str, ...]
     value_shapes: tuple[tuple[int, ...], ...]
     rv_names: tuple[str, ...]
-    prior_fn: Callable[..., Any]  # (*values, *full_data) -> (prior logp + log|J|,)
+    prior_fn: Callable[..., Any]  # (*values, *full_data) -> (prior logp [+ log|J|],)
     lik_fn: Callable[..., Any]  # (*values, *batch_data) -> (loglik of the batch,)
     constrain_fn: Callable[..., Any]  # (*values) -> constrained free RVs
     build_seconds: float
@@ -130,7 +130,11 @@ def _data_vars(model: pm.Model, data_names: tuple[str, ...]) -> list[SharedVaria
     return out
 
 
-def _build_model_fns(model: pm.Model, data_names: tuple[str, ...], ip: Mapping[str, Any]) -> _ModelFns:
+def _build_model_fns(
+    model: pm.Model, data_names: tuple[str, ...], ip: Mapping[str, Any], *, jacobian: bool = True
+) -> _ModelFns:
+    """The model's log densities as JAX functions; ``jacobian=False``: the prior without the Jacobian terms of
+    the transforms (MAP's objective: the mode of the parameters' own density, not of e.g. ``log sigma``'s)."""
     t0 = time.perf_counter()
     from pymc.variational.minibatch_rv import MinibatchRandomVariable
 
@@ -147,7 +151,7 @@ def _build_model_fns(model: pm.Model, data_names: tuple[str, ...], ip: Mapping[s
     full_in = [d.type.clone(shape=(None,) * d.ndim)(f"{d.name}_full") for d in data]
     batch_in = [d.type.clone(shape=(None,) * d.ndim)(f"{d.name}_batch") for d in data]
 
-    prior = model.logp(vars=model.free_RVs, jacobian=True, sum=True)
+    prior = model.logp(vars=model.free_RVs, jacobian=jacobian, sum=True)
     if model.observed_RVs:
         lik = model.logp(vars=model.observed_RVs, sum=True)
     else:

@@ -23,7 +23,6 @@ import jax.numpy as jnp
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pymc.sampling.jax import get_jaxified_graph
 
 from pbnn.errors import SpecError
 from pbnn.inference.optim import adam
@@ -55,10 +54,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)
     start = model.initial_point(random_seed=seed)
-    fns = _build_model_fns(model, ("X", "target"), start)  # the log-likelihood of a (mini)batch
-    value_vars = list(model.value_vars)
-    # the prior without Jacobian terms: the mode of the parameters' own density, not of log sigma's
-    log_prior = get_jaxified_graph(inputs=value_vars, outputs=[model.logp(vars=model.free_RVs, jacobian=False)])
+    fns = _build_model_fns(model, ("X", "target"), start, jacobian=False)
     x0 = np.concatenate([np.ravel(start[name]) for name in fns.value_names])
     data = (jnp.asarray(X), jnp.asarray(y))
 
@@ -69,7 +65,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
         else:
             idx = jax.random.randint(key, (batch_size,), 0, n)
             loglik = fns.lik_fn(*values, data[0][idx], data[1][idx])[0] * (n / batch_size)
-        return -(log_prior(*values)[0] + loglik)
+        return -(fns.prior_fn(*values, *data)[0] + loglik)
 
     x, losses = adam(loss, jnp.asarray(x0), steps=steps, learning_rate=learning_rate, seed=seed)
     values = fns.constrain_batch(np.asarray(x)[None])  # each (1, *shape)
