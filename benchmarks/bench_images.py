@@ -27,7 +27,9 @@ from pbnn.datasets import Dataset
 TITLE = "Convolutional BNN on 28x28 images: MNIST sample and Fashion-MNIST, minibatch ADVI vs MAP"
 
 #: Fit options (full run, quick run). ADVI epochs = steps * batch_size / n_train.
-ADVI = {"full": dict(steps=20_000, batch_size=128, learning_rate=0.01, draws=200),
+#: ADVI as on 8x8 digits (bench_conv): the learning rate decays 0.01 -> 0.001, the approximation starts at sd 0.01.
+ADVI = {"full": dict(steps=20_000, batch_size=128, learning_rate=0.01, final_learning_rate=0.001, init_scale=0.01,
+                     draws=200),
         "quick": dict(steps=600, batch_size=64, learning_rate=0.01, draws=20)}
 MAP = {"full": dict(steps=5_000, batch_size=128, learning_rate=0.01),
        "quick": dict(steps=300, batch_size=64, learning_rate=0.01)}

@@ -39,10 +39,11 @@ def test_output_shapes(layer, input_shape, expected):
 
 def test_parameter_counts_of_the_zoo_conv_model():
     spec = pbnn.zoo.conv()
-    assert spec.output_shapes((1, 8, 8)) == [(8, 8, 8), (8, 4, 4), (16, 4, 4), (16, 2, 2), (10,)]
-    # 8 * 1 * 3 * 3 + 8, 16 * 8 * 3 * 3 + 16, 64 * 10 + 10
-    assert [layer.n_params(s) for layer, s in zip(spec.layers, [(1, 8, 8), (8, 8, 8), (8, 4, 4), (16, 4, 4), (16, 2, 2)])] == [80, 0, 1168, 0, 650]
-    assert spec.n_params((1, 28, 28)) == 80 + 1168 + 16 * 7 * 7 * 10 + 10
+    assert spec.output_shapes((1, 8, 8)) == [(16, 8, 8), (16, 4, 4), (16, 4, 4), (16, 2, 2), (10,)]
+    # 16 * 1 * 3 * 3 + 16, 16 * 16 * 3 * 3 + 16, 64 * 10 + 10
+    inputs = [(1, 8, 8), (16, 8, 8), (16, 4, 4), (16, 4, 4), (16, 2, 2)]
+    assert [layer.n_params(s) for layer, s in zip(spec.layers, inputs)] == [160, 0, 2320, 0, 650]
+    assert spec.n_params((1, 28, 28)) == 160 + 2320 + 16 * 7 * 7 * 10 + 10
 
 
 # -- errors that name the layer and the field -----------------------------------------------
@@ -94,7 +95,7 @@ def test_a_toml_error_names_the_layer_table():
 
 def test_images_that_do_not_fit_are_a_data_error():
     X = np.zeros((4, 1, 2, 2))
-    with pytest.raises(DataError, match=re.escape("X: inputs of shape (5,) do not fit the spec: layers[1] Conv2D(8, 3x3, same, relu): Conv2D expects images")):
+    with pytest.raises(DataError, match=re.escape("X: inputs of shape (5,) do not fit the spec: layers[1] Conv2D(16, 3x3, same, relu): Conv2D expects images")):
         pbnn.zoo.conv().build(np.zeros((4, 5)), np.zeros(4, dtype=int))
     with pytest.raises(DataError, match=re.escape("layers[2] MaxPool2D(2): pool_size 2 is larger than its input 1x1")):
         pbnn.BNN([L.Conv2D(2, 2), L.MaxPool2D(2), L.Dense(2)], likelihood="categorical").build(X, np.zeros(4, dtype=int))
@@ -153,7 +154,7 @@ def test_conv_model_dims_and_coords(digits):
     assert dims["w_5"] == ("flat_4", "output")
     assert dims["p"] == ("obs", "class")
     sizes = {k: len(v) for k, v in model.coords.items()}
-    assert sizes == {"obs": 50, "channel": 1, "height": 8, "width": 8, "channel_1": 8, "kernel_h_1": 3, "kernel_w_1": 3,
+    assert sizes == {"obs": 50, "channel": 1, "height": 8, "width": 8, "channel_1": 16, "kernel_h_1": 3, "kernel_w_1": 3,
                      "channel_3": 16, "kernel_h_3": 3, "kernel_w_3": 3, "flat_4": 64, "output": 10, "class": 10}
     assert [rv.name for rv in model.free_RVs] == ["w_1", "b_1", "w_3", "b_3", "w_5", "b_5"]
     assert sum(model.initial_point()[name].size for name in ("w_1", "b_1", "w_3", "b_3", "w_5", "b_5")) == pbnn.zoo.conv().n_params((1, 8, 8))
@@ -201,13 +202,13 @@ def test_network_values_match_a_numpy_reference():
 
 
 def test_initial_weights_are_scaled_to_the_fan_in(digits):
-    """A prior draw shrunk by sqrt(2 / fan_in): sd 1 * sqrt(2 / 72) for the 8 x 3 x 3 inputs of layer 3."""
+    """A prior draw shrunk by sqrt(2 / fan_in): sd 1 * sqrt(2 / 144) for the 16 x 3 x 3 inputs of layer 3."""
     from pbnn.compile import FAN_IN_INIT
 
     model = pbnn.zoo.conv().build(digits.X_train[:20], digits.y_train[:20])
     point = model.initial_point(random_seed=0)
     assert FAN_IN_INIT == 2.0
-    np.testing.assert_allclose(point["w_3"].std(), np.sqrt(2 / 72), rtol=0.1)
+    np.testing.assert_allclose(point["w_3"].std(), np.sqrt(2 / 144), rtol=0.1)
     np.testing.assert_allclose(point["w_5"].std(), np.sqrt(2 / 64), rtol=0.15)
     assert 0.6 < point["b_3"].std() < 1.4  # biases keep their prior draw
     assert not np.allclose(model.initial_point(random_seed=1)["w_3"], point["w_3"])  # seeded, not fixed

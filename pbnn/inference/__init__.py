@@ -55,7 +55,8 @@ def fit(
     Methods and their options (defaults in brackets):
 
     * ``"advi"`` / ``"fullrank_advi"``: ``steps`` [30_000], ``batch_size`` [None: full batch],
-      ``learning_rate`` [0.01, Adam], ``mc_samples`` [1: Monte Carlo draws of the ELBO gradient per step; more
+      ``learning_rate`` [0.01, Adam], ``final_learning_rate`` [None: constant; else the rate decays geometrically
+      from ``learning_rate`` at the first step to this at the last], ``mc_samples`` [1: Monte Carlo draws of the ELBO gradient per step; more
       draws, less gradient noise, proportionally slower steps], ``draws`` [1000], ``init_scale`` [0.1: initial sd of the
       approximation; PyMC's default for engine="pymc" full-rank], ``engine`` ["auto": the compiled JAX loop
       when jax is installed, else PyMC's ``pm.fit``], ``backend`` ["numba", for ``pm.fit``], ``device``

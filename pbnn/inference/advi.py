@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pymc as pm
+import pytensor
 import xarray as xr
 
 from pbnn.compile import build_model
@@ -29,19 +30,21 @@ ENGINES = ("auto", "jax", "pymc")
 
 
 def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
+                 final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
     """Mean-field ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
-                batch_size=batch_size, learning_rate=learning_rate, mc_samples=mc_samples, draws=draws,
-                init_scale=init_scale, engine=engine, backend=backend, device=device)
+                batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
+                mc_samples=mc_samples, draws=draws, init_scale=init_scale, engine=engine, backend=backend,
+                device=device)
 
 
 def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
+                 final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
     """Full-rank ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
-                batch_size=batch_size, learning_rate=learning_rate, mc_samples=mc_samples, draws=draws,
-                init_scale=init_scale, engine=engine, backend=backend, device=device)
+                batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
+                mc_samples=mc_samples, draws=draws, init_scale=init_scale, engine=engine, backend=backend,
+                device=device)
 
 
 def resolve_engine(engine: str) -> str:
@@ -65,21 +68,24 @@ def _jax_engine_available() -> bool:
 DEFAULT_INIT_SCALE = 0.1
 
 
-def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, mc_samples, draws,
-         init_scale, engine, backend, device):
+def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, final_learning_rate,
+         mc_samples, draws, init_scale, engine, backend, device):
     steps = check_positive_int("steps", steps)
     mc_samples = check_positive_int("mc_samples", mc_samples)
     if init_scale is not None and not (isinstance(init_scale, int | float) and init_scale > 0):
         raise ValueError(f"init_scale: expected a positive number, got {init_scale!r}")
     draws = check_positive_int("draws", draws)
-    if not (isinstance(learning_rate, int | float) and learning_rate > 0):
-        raise ValueError(f"learning_rate: expected a positive number, got {learning_rate!r}")
+    rates = {"learning_rate": learning_rate, "final_learning_rate": learning_rate if final_learning_rate is None else final_learning_rate}
+    for name, rate in rates.items():
+        if not (isinstance(rate, int | float) and rate > 0):
+            raise ValueError(f"{name}: expected a positive number, got {rate!r}")
     fit_seed, sample_seed = np.random.SeedSequence(seed).generate_state(2)
     if resolve_engine(engine) == "jax":
         return _run_jax(model, fullrank=fullrank, seed=int(fit_seed), sample_seed=int(sample_seed),
                         progressbar=progressbar, steps=steps, batch_size=batch_size,
-                        learning_rate=learning_rate, mc_samples=mc_samples, draws=draws,
-                        init_scale=init_scale or DEFAULT_INIT_SCALE, device=device)
+                        learning_rate=learning_rate, final_learning_rate=final_learning_rate,
+                        mc_samples=mc_samples, draws=draws, init_scale=init_scale or DEFAULT_INIT_SCALE,
+                        device=device)
     if check_device(device) is not None:
         raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
     train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size)
@@ -90,13 +96,16 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     else:
         scale = init_scale or DEFAULT_INIT_SCALE
         start_sigma = {v.name: np.full(train.initial_point()[v.name].size, scale) for v in train.value_vars}
+    rate = pytensor.shared(np.float64(learning_rate), name="learning_rate")
+    schedule = _LearningRateSchedule(rate, learning_rate, final_learning_rate, steps)
     with train:
         try:
             approx = pm.fit(
                 steps,
                 method="fullrank_advi" if fullrank else "advi",
-                obj_optimizer=pm.adam(learning_rate=learning_rate),
+                obj_optimizer=pm.adam(learning_rate=rate),
                 obj_n_mc=mc_samples,
+                callbacks=[schedule] if final_learning_rate is not None else None,
                 random_seed=int(fit_seed),
                 progressbar=progressbar,
                 backend=backend,
@@ -112,14 +121,15 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     return posterior, _elbo_stats(elbo)
 
 
-def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate, mc_samples, draws,
-             init_scale, device=None):
+def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate,
+             final_learning_rate, mc_samples, draws, init_scale, device=None):
     from pbnn.inference.jax_advi import fit_advi
 
     try:
         with _progress(progressbar, steps) as advance:
             result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
-                              learning_rate=learning_rate, fullrank=fullrank, seed=seed, init_scale=init_scale,
+                              learning_rate=learning_rate, final_learning_rate=final_learning_rate,
+                              fullrank=fullrank, seed=seed, init_scale=init_scale,
                               n_mc=mc_samples,
                               device=device,
                               callback=lambda step, elbo: advance(step, elbo))
@@ -143,6 +153,18 @@ def _draws(model, result, draws, sample_seed):
     samples = result.sample(draws, seed=sample_seed)
     posterior = draws_to_posterior(model, {k: v[None] for k, v in samples.items()})
     return posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64))
+
+
+class _LearningRateSchedule:
+    """``pm.fit`` callback: the geometric decay of the JAX engine, ``learning_rate`` at the first step to
+    ``final_learning_rate`` at the last, written into Adam's shared learning rate after every step."""
+
+    def __init__(self, rate, first: float, last: float | None, steps: int) -> None:
+        self.rate, self.first, self.steps = rate, first, steps
+        self.log_decay = 0.0 if last is None else float(np.log(last / first)) / max(steps - 1, 1)
+
+    def __call__(self, approx, losses, i: int) -> None:  # i: steps done
+        self.rate.set_value(np.float64(self.first * np.exp(self.log_decay * i)))
 
 
 def divergence_message(step: int | None, steps: int, learning_rate: float, init_scale: float | None) -> str:

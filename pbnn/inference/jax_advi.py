@@ -53,6 +53,7 @@ __all__ = ["ADVIResult", "fit_advi"]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 _ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8  # optax / pm.adam defaults
+_UNROLL = 1
 
 
 # --------------------------------------------------------------------------------------
@@ -197,7 +198,9 @@ def _scale_from_params(params: dict[str, jax.Array], fullrank: bool) -> jax.Arra
 def _make_chunk_fn(
     fns: _ModelFns, *, fullrank: bool, batch_size: int | None, n_data: int, n_mc: int, length: int
 ) -> Callable[..., Any]:
-    """Return ``chunk(state, data, lr, n_active, key) -> (state, elbo[length])`` (not jitted)."""
+    """Return ``chunk(state, data, lr, log_decay, n_active, key) -> (state, elbo[length])`` (not jitted).
+
+    Step ``t`` moves at ``lr * exp(log_decay * t)`` (``log_decay = 0``: a constant learning rate)."""
     dim = sum(fns.sizes)
     scale = 1.0 if batch_size is None else n_data / batch_size
     # Adam moves every entry by about lr per step whatever its gradient, and the gradient of an
@@ -240,7 +243,7 @@ def _make_chunk_fn(
 
     grad_fn = jax.value_and_grad(neg_elbo)
 
-    def chunk(state: dict, full: tuple, lr: jax.Array, n_active: jax.Array, key: jax.Array):
+    def chunk(state: dict, full: tuple, lr0: jax.Array, log_decay: jax.Array, n_active: jax.Array, key: jax.Array):
         def step(st: dict, i: jax.Array):
             t = st["t"]
             loss, g = grad_fn(st["params"], jax.random.fold_in(key, t), full)
@@ -250,7 +253,8 @@ def _make_chunk_fn(
             active = (i < n_active) & ~st["failed"]
             do = active & ok
             # Adam (optax.adam formulas), bias correction with the step count t + 1
-            tf = (t + 1).astype(lr.dtype)
+            tf = (t + 1).astype(lr0.dtype)
+            lr = lr0 * jnp.exp(log_decay * t.astype(lr0.dtype))
             m = jax.tree_util.tree_map(lambda m_, g_: _ADAM_B1 * m_ + (1 - _ADAM_B1) * g_, st["m"], g)
             v = jax.tree_util.tree_map(lambda v_, g_: _ADAM_B2 * v_ + (1 - _ADAM_B2) * g_ * g_, st["v"], g)
             c1, c2 = 1 - _ADAM_B1**tf, 1 - _ADAM_B2**tf
@@ -272,7 +276,7 @@ def _make_chunk_fn(
             elbo = jnp.where(active, -loss, jnp.nan)
             return new_st, elbo
 
-        return jax.lax.scan(step, state, jnp.arange(length))
+        return jax.lax.scan(step, state, jnp.arange(length), unroll=_UNROLL)
 
     return chunk
 
@@ -374,6 +378,7 @@ def fit_advi(
     batch_size: int | None = None,
     data_names: Sequence[str] = ("X", "y"),
     learning_rate: float = 0.01,
+    final_learning_rate: float | None = None,
     fullrank: bool = False,
     seed: int = 0,
     chunk_size: int = 1000,
@@ -403,6 +408,8 @@ def fit_advi(
         raise ValueError("steps must be >= 1")
     if n_mc < 1 or chunk_size < 1:
         raise ValueError("n_mc and chunk_size must be >= 1")
+    if final_learning_rate is not None and not final_learning_rate > 0:
+        raise ValueError("final_learning_rate must be > 0")
     t_setup = time.perf_counter()
     data_names = tuple(data_names)
     dev = _resolve_device(device)
@@ -459,6 +466,9 @@ def fit_advi(
     }
     full = tuple(put(d) for d in data_np)
     lr = put(np.float64(learning_rate))
+    # geometric decay from learning_rate (step 0) to final_learning_rate (the last step)
+    final = learning_rate if final_learning_rate is None else final_learning_rate
+    log_decay = put(np.float64(np.log(final / learning_rate) / max(steps - 1, 1)))
     key = put(jax.random.key_data(jax.random.key(seed)))
 
     length = min(chunk_size, steps)
@@ -469,17 +479,17 @@ def fit_advi(
             fns, fullrank=fullrank, batch_size=batch_size, n_data=n_data, n_mc=n_mc, length=length
         )
 
-        def run(state, full, lr, n_active, key_data):
-            return chunk(state, full, lr, n_active, jax.random.wrap_key_data(key_data))
+        def run(state, full, lr, log_decay, n_active, key_data):
+            return chunk(state, full, lr, log_decay, n_active, jax.random.wrap_key_data(key_data))
 
         jitted = {"jit": jax.jit(run), "compiled": {}}
         cache[ckey] = jitted
     n_active0 = put(np.int64(length))
-    sig = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype, str(a.device)), (state, full, lr, key))
+    sig = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype, str(a.device)), (state, full, lr, log_decay, key))
     sig = tuple(jax.tree_util.tree_leaves(sig))
     compiled = jitted["compiled"].get(sig)
     if compiled is None:
-        compiled = jitted["jit"].lower(state, full, lr, n_active0, key).compile()
+        compiled = jitted["jit"].lower(state, full, lr, log_decay, n_active0, key).compile()
         jitted["compiled"][sig] = compiled
     # setup = PyTensor graph -> JAX, initial point, XLA compile (all ~0 on a cache hit)
     compile_seconds = time.perf_counter() - t_setup
@@ -507,7 +517,7 @@ def fit_advi(
     try:
         while done < steps:
             n = min(length, steps - done)
-            state, elbo_chunk = compiled(state, full, lr, put(np.int64(n)), key)
+            state, elbo_chunk = compiled(state, full, lr, log_decay, put(np.int64(n)), key)
             elbo_chunk = np.asarray(elbo_chunk)[:n]
             if bool(state["failed"]):
                 bad = int(state["t"])  # steps completed before the failure
