@@ -53,7 +53,6 @@ __all__ = ["ADVIResult", "fit_advi"]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 _ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8  # optax / pm.adam defaults
-_UNROLL = 1
 
 
 # --------------------------------------------------------------------------------------
@@ -276,7 +275,7 @@ def _make_chunk_fn(
             elbo = jnp.where(active, -loss, jnp.nan)
             return new_st, elbo
 
-        return jax.lax.scan(step, state, jnp.arange(length), unroll=_UNROLL)
+        return jax.lax.scan(step, state, jnp.arange(length))
 
     return chunk
 
