@@ -2,9 +2,9 @@
 
 The network graph is compiled once per (spec, input shape, backend) and evaluated in fixed-size chunks of
 draws and points, so that large problems (10k points x 4k draws) fit in memory and each chunk's working
-set stays in cache.  Under JAX the one-draw network is ``vmap``-ed over draws and jitted for one chunk
-shape (the last chunk is padded), so a new number of points never recompiles; under NUMBA and C the draw
-axis is added to the graph (``vectorize_graph``).
+set stays in cache.  Under JAX the one-draw network runs draw after draw (``lax.map``) inside one jitted call
+per chunk shape (the last chunks are padded), so a new number of points never recompiles; under NUMBA and C
+the draw axis is added to the graph (``vectorize_graph``).
 
 >>> import numpy as np, pbnn
 >>> from pbnn import datasets
@@ -33,10 +33,14 @@ from pbnn.devices import check_device, on_device
 from pbnn.spec import BNN
 from pbnn.validation import check_input_shape, check_X
 
-#: Upper bound on the elements of the widest intermediate array of one evaluated chunk (draws x points x
-#: units).  2**20 doubles (8 MiB) was the fastest of 2**14 ... 2**24 for the 100x100 grid x 1000 draws
+#: Upper bound on the elements of the widest intermediate array of one evaluated chunk: (draws x) points x
+#: units.  2**20 doubles (8 MiB) was the fastest of 2**14 ... 2**24 for the 100x100 grid x 1000 draws
 #: benchmark: larger chunks spill out of cache, smaller ones pay the per-call overhead.
 CHUNK_ELEMENTS = 2**20
+#: Draws per JAX call, evaluated one after the other (``lax.map``): a draw-batched (``vmap``) network makes
+#: XLA batch its matrix products over draws, 2.3x slower for the conv zoo model (599 digits x 500 draws: 13.8
+#: against 6.1 s) and no faster for the dense ones (moons grid: 1.18 against 1.07-1.21 s).
+JAX_DRAW_CHUNK = 256
 
 
 class Predictor:
@@ -77,7 +81,7 @@ class Predictor:
         from pymc.sampling.jax import get_jaxified_graph
 
         one_draw = get_jaxified_graph(inputs=[self._X, *self._params.values()], outputs=self._outputs)
-        return jax.jit(jax.vmap(one_draw, in_axes=(None,) + (0,) * len(self._params)))
+        return jax.jit(lambda X, *params: jax.lax.map(lambda draw: tuple(one_draw(X, *draw)), params))
 
     def _compile_pytensor(self):
         from pymc.pytensorf import resolve_backend_compile_kwargs
@@ -90,9 +94,13 @@ class Predictor:
     def __call__(self, params: dict[str, np.ndarray], X: np.ndarray) -> dict[str, np.ndarray]:
         """Evaluate on ``X`` (N, ...) for parameter draws ``params[name]`` of shape (S, ...)."""
         n_draws, n_points = len(next(iter(params.values()))), len(X)
-        draw_chunk = max(1, min(n_draws, CHUNK_ELEMENTS // self._width))
-        point_chunk = max(1, min(n_points, CHUNK_ELEMENTS // (draw_chunk * self._width)))
         pad = self.backend == "jax"  # one compiled shape: the last chunks are padded with copies
+        if pad:  # one draw at a time: CHUNK_ELEMENTS bounds one draw's intermediates
+            point_chunk = max(1, min(n_points, CHUNK_ELEMENTS // self._width))
+            draw_chunk = min(n_draws, JAX_DRAW_CHUNK)
+        else:  # every draw of the chunk at once
+            draw_chunk = max(1, min(n_draws, CHUNK_ELEMENTS // self._width))
+            point_chunk = max(1, min(n_points, CHUNK_ELEMENTS // (draw_chunk * self._width)))
         fn = self._function(draw_chunk, point_chunk)
         out: dict[str, np.ndarray] = {}
         for s in range(0, n_draws, draw_chunk):

@@ -37,6 +37,7 @@ def test_chunking_gives_the_same_numbers(quick_fit, small_moons, monkeypatch):
     X_te = small_moons.X_test
     whole = quick_fit.predict(X_te)["predictions"]["p"].values
     monkeypatch.setattr(predict_module, "CHUNK_ELEMENTS", 37)  # forces many draw and point chunks
+    monkeypatch.setattr(predict_module, "JAX_DRAW_CHUNK", 23)  # JAX: 200 draws = 8 chunks of 23 + a padded one
     chunked = quick_fit.predict(X_te)["predictions"]["p"].values
     np.testing.assert_allclose(whole, chunked, rtol=1e-12)
 
