@@ -30,7 +30,8 @@ ENGINES = ("auto", "jax", "pymc")
 
 
 def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
+                 final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba",
+                 device=None):
     """Mean-field ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
@@ -39,7 +40,8 @@ def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_s
 
 
 def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
-                 final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba", device=None):
+                 final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba",
+                 device=None):
     """Full-rank ADVI; returns (posterior, sample_stats with the ELBO history)."""
     return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
@@ -75,8 +77,8 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     if init_scale is not None and not (isinstance(init_scale, int | float) and init_scale > 0):
         raise ValueError(f"init_scale: expected a positive number, got {init_scale!r}")
     draws = check_positive_int("draws", draws)
-    rates = {"learning_rate": learning_rate, "final_learning_rate": learning_rate if final_learning_rate is None else final_learning_rate}
-    for name, rate in rates.items():
+    final = learning_rate if final_learning_rate is None else final_learning_rate
+    for name, rate in (("learning_rate", learning_rate), ("final_learning_rate", final)):
         if not (isinstance(rate, int | float) and rate > 0):
             raise ValueError(f"{name}: expected a positive number, got {rate!r}")
     fit_seed, sample_seed = np.random.SeedSequence(seed).generate_state(2)
@@ -97,7 +99,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
         scale = init_scale or DEFAULT_INIT_SCALE
         start_sigma = {v.name: np.full(train.initial_point()[v.name].size, scale) for v in train.value_vars}
     rate = pytensor.shared(np.float64(learning_rate), name="learning_rate")
-    schedule = _LearningRateSchedule(rate, learning_rate, final_learning_rate, steps)
+    schedule = _LearningRateSchedule(rate, learning_rate, final, steps)
     with train:
         try:
             approx = pm.fit(
@@ -105,7 +107,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
                 method="fullrank_advi" if fullrank else "advi",
                 obj_optimizer=pm.adam(learning_rate=rate),
                 obj_n_mc=mc_samples,
-                callbacks=[schedule] if final_learning_rate is not None else None,
+                callbacks=[schedule] if final != learning_rate else None,
                 random_seed=int(fit_seed),
                 progressbar=progressbar,
                 backend=backend,
@@ -159,9 +161,9 @@ class _LearningRateSchedule:
     """``pm.fit`` callback: the geometric decay of the JAX engine, ``learning_rate`` at the first step to
     ``final_learning_rate`` at the last, written into Adam's shared learning rate after every step."""
 
-    def __init__(self, rate, first: float, last: float | None, steps: int) -> None:
-        self.rate, self.first, self.steps = rate, first, steps
-        self.log_decay = 0.0 if last is None else float(np.log(last / first)) / max(steps - 1, 1)
+    def __init__(self, rate, first: float, last: float, steps: int) -> None:
+        self.rate, self.first = rate, first
+        self.log_decay = float(np.log(last / first)) / max(steps - 1, 1)
 
     def __call__(self, approx, losses, i: int) -> None:  # i: steps done
         self.rate.set_value(np.float64(self.first * np.exp(self.log_decay * i)))
