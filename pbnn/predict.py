@@ -38,8 +38,8 @@ from pbnn.validation import check_input_shape, check_X
 #: benchmark: larger chunks spill out of cache, smaller ones pay the per-call overhead.
 CHUNK_ELEMENTS = 2**20
 #: Draws per JAX call, evaluated one after the other (``lax.map``): a draw-batched (``vmap``) network makes
-#: XLA batch its matrix products over draws, 2.3x slower for the conv zoo model (599 digits x 500 draws: 13.8
-#: against 6.1 s) and no faster for the dense ones (moons grid: 1.18 against 1.07-1.21 s).
+#: XLA batch its matrix products over draws, 2.1-2.7x slower for the conv zoo model (599 digits x 500 draws:
+#: 12.9-16.5 against 6.1 s) and no faster for the dense ones (moons grid: 1.18 against 1.21 s).
 JAX_DRAW_CHUNK = 256
 
 

@@ -96,7 +96,6 @@ def test_more_mc_samples_give_a_less_noisy_elbo(small_moons, engine):
         pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=10, mc_samples=0, progressbar=False)
 
 
-
 @pytest.mark.parametrize("engine", ["jax", "pymc"])
 def test_final_learning_rate_decays_the_steps(small_moons, engine):
     """Adam moves each parameter by about the learning rate per step: with a decay from 0.1 to 1e-7 over two steps,
@@ -115,6 +114,7 @@ def test_final_learning_rate_decays_the_steps(small_moons, engine):
     np.testing.assert_array_equal(draws(2, final_learning_rate=0.1), draws(2))  # final = first: a constant rate
     with pytest.raises(ValueError, match=re.escape("final_learning_rate: expected a positive number, got 0")):
         pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=10, final_learning_rate=0, progressbar=False)
+
 
 def test_same_seed_same_numbers_nuts(small_moons):
     X_tr, _, y_tr, _ = small_moons

@@ -23,6 +23,7 @@ import xarray as xr
 
 from pbnn.compile import build_model
 from pbnn.errors import DivergenceError
+from pbnn.inference.schedule import LearningRateSchedule
 from pbnn.devices import check_device
 from pbnn.validation import check_positive_int
 
@@ -99,7 +100,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
         scale = init_scale or DEFAULT_INIT_SCALE
         start_sigma = {v.name: np.full(train.initial_point()[v.name].size, scale) for v in train.value_vars}
     rate = pytensor.shared(np.float64(learning_rate), name="learning_rate")
-    schedule = _LearningRateSchedule(rate, learning_rate, final, steps)
+    schedule = LearningRateSchedule(rate, learning_rate, final, steps)
     with train:
         try:
             approx = pm.fit(
@@ -155,18 +156,6 @@ def _draws(model, result, draws, sample_seed):
     samples = result.sample(draws, seed=sample_seed)
     posterior = draws_to_posterior(model, {k: v[None] for k, v in samples.items()})
     return posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64))
-
-
-class _LearningRateSchedule:
-    """``pm.fit`` callback: the geometric decay of the JAX engine, ``learning_rate`` at the first step to
-    ``final_learning_rate`` at the last, written into Adam's shared learning rate after every step."""
-
-    def __init__(self, rate, first: float, last: float, steps: int) -> None:
-        self.rate, self.first = rate, first
-        self.log_decay = float(np.log(last / first)) / max(steps - 1, 1)
-
-    def __call__(self, approx, losses, i: int) -> None:  # i: steps done
-        self.rate.set_value(np.float64(self.first * np.exp(self.log_decay * i)))
 
 
 def divergence_message(step: int | None, steps: int, learning_rate: float, init_scale: float | None) -> str:

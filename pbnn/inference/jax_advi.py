@@ -45,6 +45,7 @@ from pytensor.compile import SharedVariable
 from pytensor.graph.replace import graph_replace
 
 from pbnn.devices import jax_device
+from pbnn.inference import schedule
 
 # PyMC graphs are float64; without x64 JAX would silently downcast to float32.
 jax.config.update("jax_enable_x64", True)
@@ -467,7 +468,7 @@ def fit_advi(
     lr = put(np.float64(learning_rate))
     # geometric decay from learning_rate (step 0) to final_learning_rate (the last step)
     final = learning_rate if final_learning_rate is None else final_learning_rate
-    log_decay = put(np.float64(np.log(final / learning_rate) / max(steps - 1, 1)))
+    log_decay = put(np.float64(schedule.log_decay(learning_rate, final, steps)))
     key = put(jax.random.key_data(jax.random.key(seed)))
 
     length = min(chunk_size, steps)
