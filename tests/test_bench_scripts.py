@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench_images, bench_uci
+from benchmarks.split_store import SplitStore
 from pbnn.datasets import Dataset
 
 README = """
@@ -122,3 +123,61 @@ def test_images_skip_and_helpers(monkeypatch, tmp_path):
     noise = bench_images.noise_images(5, (1, 28, 28))
     assert noise.shape == (5, 1, 28, 28) and 0 <= noise.min() and noise.max() <= 1
     assert bench_images.peak_rss_mib() > 10
+
+
+def test_split_store_keeps_the_latest_record_and_names_bad_lines(tmp_path):
+    store = SplitStore(tmp_path / "splits.jsonl")
+    assert store.records() == []
+    record = {"set": "yacht", "method": "map", "split": 0, "options": {"steps": 2000}, "rmse": 0.5}
+    store.add(record)
+    store.add({**record, "rmse": 0.4})
+    assert store.find("yacht", "map", 0, {"steps": 2000})["rmse"] == 0.4
+    assert store.find("yacht", "map", 1, {"steps": 2000}) is None
+    assert store.find("yacht", "map", 0, {"steps": 1000}) is None
+    with pytest.raises(ValueError, match="^record lacks split, options$"):
+        store.add({"set": "yacht", "method": "map"})
+    store.path.write_text(store.path.read_text() + "{oops\n")
+    with pytest.raises(ValueError, match=r"splits\.jsonl:3: not a JSON record"):
+        store.records()
+    store.path.write_text('{"set": "yacht"}\n')
+    with pytest.raises(ValueError, match=r"splits\.jsonl:1: record lacks method, split, options"):
+        store.records()
+
+
+def test_uci_run_fits_only_what_the_store_lacks_and_reports_the_whole_store(monkeypatch, tmp_path, write_uci):
+    write_uci(tmp_path / "data", folder="yacht")
+    write_uci(tmp_path / "data", folder="bostonHousing")
+    monkeypatch.setenv("PBNN_UCI_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("PBNN_UCI_STORE", str(tmp_path / "store.jsonl"))
+    calls = []
+
+    def fake_fit(name, split, method, quick, root=None):
+        calls.append((name, method, split))
+        return {"set": name, "method": method, "split": split, "options": bench_uci.options_for(method, 9, quick),
+                "n_train": 9, "rmse": 1.0 + split, "ll": -1.0 - split, "seconds": 2.0, "date": "2026-11-30",
+                "machine": "test machine", "versions": "pbnn test"}
+
+    monkeypatch.setattr(bench_uci, "fit_split", fake_fit)
+    monkeypatch.setenv("PBNN_UCI_SETS", "yacht")
+    monkeypatch.setenv("PBNN_UCI_METHODS", "advi,map")
+    text = bench_uci.run()
+    assert calls == [("yacht", "advi", 0), ("yacht", "advi", 1), ("yacht", "map", 0), ("yacht", "map", 1)]
+    assert "| yacht | 2 | 1.50 ± 0.50 | 1.50 ± 0.50 | – | – | – |" in text
+
+    calls.clear()
+    monkeypatch.setenv("PBNN_UCI_SETS", "boston")
+    monkeypatch.setenv("PBNN_UCI_SPLITS", "1")
+    text = bench_uci.run()
+    assert calls == [("boston", "advi", 0), ("boston", "map", 0)]
+    assert "| boston | 1 | 1.00 | 1.00 | – | – | – |" in text and "| yacht | 2 |" in text
+    assert "fits: 6, measured 2026-11-30 on test machine; versions: pbnn test." in text
+    assert "Not in the store yet: concrete, energy, kin8nm, naval, power, protein, wine." in text
+
+    calls.clear()
+    assert bench_uci.run() == text and calls == []  # everything asked for is in the store
+
+    monkeypatch.setitem(bench_uci.METHODS, "map", {**bench_uci.METHODS["map"], "steps": 10})
+    text = bench_uci.run()
+    assert calls == [("boston", "map", 0)]  # new options: the old map records are stale
+    assert "| yacht | 2 | 1.50 ± 0.50 | – | – | – | – |" in text
+    assert "| boston | 1 | 1.00 | 1.00 | – | – | – |" in text

@@ -383,24 +383,8 @@ def test_mnist_sample():
 # ----------------------------------------------------------------------------
 
 
-def _write_uci(root: Path, folder: str = "yacht", n: int = 12) -> np.ndarray:
-    d = root / folder
-    d.mkdir(parents=True)
-    data = np.column_stack([np.arange(n) * 1.0, np.arange(n) ** 2.0, np.arange(n) * 0.5 + 1])
-    np.savetxt(d / "data.txt", data)
-    np.savetxt(d / "index_features.txt", [0, 1], fmt="%d")
-    np.savetxt(d / "index_target.txt", [2], fmt="%d")
-    (d / "n_splits.txt").write_text("2\n")
-    perm = np.random.default_rng(0).permutation(n)
-    for k in range(2):
-        p = np.roll(perm, 3 * k)
-        np.savetxt(d / f"index_train_{k}.txt", p[:9], fmt="%d")
-        np.savetxt(d / f"index_test_{k}.txt", p[9:], fmt="%d")
-    return data
-
-
-def test_uci_tiny_layout(tmp_path):
-    data = _write_uci(tmp_path)
+def test_uci_tiny_layout(tmp_path, write_uci):
+    data = write_uci(tmp_path)
     assert D.uci_n_splits("yacht", root=tmp_path) == 2
     for k in range(2):
         ds = D.uci("yacht", split=k, root=tmp_path)
@@ -418,8 +402,8 @@ def test_uci_tiny_layout(tmp_path):
         D.uci("concrete", root=tmp_path)
 
 
-def test_uci_names_and_roots(tmp_path, monkeypatch):
-    _write_uci(tmp_path, folder="bostonHousing")
+def test_uci_names_and_roots(tmp_path, monkeypatch, write_uci):
+    write_uci(tmp_path, folder="bostonHousing")
     assert D.uci("bostonHousing", root=tmp_path).name == "uci:boston"
     assert D.uci("boston", root=tmp_path).X_train.shape == (9, 2)
     with pytest.raises(ValueError, match="unknown UCI data set 'housing'.*boston, concrete"):
