@@ -151,11 +151,10 @@ def test_uci_run_fits_only_what_the_store_lacks_and_reports_the_whole_store(monk
     monkeypatch.setenv("PBNN_UCI_STORE", str(tmp_path / "store.jsonl"))
     calls = []
 
-    def fake_fit(name, split, method, quick, root=None):
+    def fake_fit(ds, name, split, method, options):
         calls.append((name, method, split))
-        return {"set": name, "method": method, "split": split, "options": bench_uci.options_for(method, 9, quick),
-                "n_train": 9, "rmse": 1.0 + split, "ll": -1.0 - split, "seconds": 2.0, "date": "2026-11-30",
-                "machine": "test machine", "versions": "pbnn test"}
+        return {"set": name, "method": method, "split": split, "options": options, "n_train": len(ds.y_train), "rmse": 1.0 + split, "ll": -1.0 - split,
+                "seconds": 2.0, "date": "2026-11-30", "machine": "test machine", "versions": "pbnn test"}
 
     monkeypatch.setattr(bench_uci, "fit_split", fake_fit)
     monkeypatch.setenv("PBNN_UCI_SETS", "yacht")
@@ -181,3 +180,14 @@ def test_uci_run_fits_only_what_the_store_lacks_and_reports_the_whole_store(monk
     assert calls == [("boston", "map", 0)]  # new options: the old map records are stale
     assert "| yacht | 2 | 1.50 ± 0.50 | – | – | – | – |" in text
     assert "| boston | 1 | 1.00 | 1.00 | – | – | – |" in text
+
+
+def test_uci_fit_split_returns_a_complete_record(tmp_path, write_uci):
+    write_uci(tmp_path, folder="yacht", n=30)
+    ds = bench_uci.pbnn.datasets.uci("yacht", split=1, root=tmp_path)
+    record = bench_uci.fit_split(ds, "yacht", 1, "map", {"steps": 200, "learning_rate": 0.01})
+    assert {k: record[k] for k in ("set", "method", "split", "n_train")} == {
+        "set": "yacht", "method": "map", "split": 1, "n_train": 9}
+    assert record["options"] == {"steps": 200, "learning_rate": 0.01}
+    assert 0 < record["rmse"] < 5 and math.isfinite(record["ll"]) and record["seconds"] > 0
+    assert "pymc" in record["versions"] and "cores" in record["machine"]
