@@ -14,8 +14,8 @@ Environment variables (all optional) limit a run:
 * ``PBNN_UCI_ROOT``: the data folder (default: ``../shared/data/uci``, see :func:`pbnn.datasets.uci_root`);
 * ``PBNN_UCI_SETS``: comma-separated short names (default: all of :data:`pbnn.datasets.UCI_NAMES`);
 * ``PBNN_UCI_METHODS``: comma-separated methods (default: all of :data:`METHODS`);
-* ``PBNN_UCI_SPLITS``: fit the first this many splits per data set (default: :data:`MAX_SPLITS`, all 20 of the
-  small sets, fewer for the large ones; :data:`METHOD_MAX_SPLITS` caps the slow methods);
+* ``PBNN_UCI_SPLITS``: fit the first this many splits per data set (default: all, 20; protein 5;
+  :data:`METHOD_MAX_SPLITS` caps the slow methods);
 * ``PBNN_UCI_STORE``: the record store (default :data:`STORE`).
 
     PBNN_UCI_SETS=yacht PBNN_UCI_METHODS=advi,map python -m benchmarks.run --quick uci
@@ -69,8 +69,6 @@ QUICK = {
     "map": dict(steps=1_000),
     "mc_dropout": dict(steps=1_000, draws=200),
 }
-#: The most splits per data set in a full run: all 20 for the small sets, fewer where 20 do not fit 2 cores.
-MAX_SPLITS = {"kin8nm": 5, "naval": 5, "power": 5, "protein": 5}
 #: The most splits per method in a full run (NUTS took 98 s for 1 chain x 400 draws on yacht split 0; full-rank
 #: ADVI steps a D x D Cholesky factor, D = 400-750 on the small sets).
 METHOD_MAX_SPLITS = {"nuts": 3, "fullrank_advi": 3}
@@ -158,14 +156,14 @@ def env_list(var: str, default: Sequence[str], known: Sequence[str]) -> list[str
     return chosen
 
 
-def n_splits_for(name: str, available: int, quick: bool) -> int:
-    """Splits to run: ``PBNN_UCI_SPLITS`` if set, else 1 (quick) or :data:`MAX_SPLITS` (default all)."""
+def n_splits_for(available: int, quick: bool) -> int:
+    """Splits to run: ``PBNN_UCI_SPLITS`` if set (at most ``available``), else 1 (quick) or all ``available``."""
     cap = os.environ.get("PBNN_UCI_SPLITS")
     if cap is not None:
         if not cap.isdigit() or int(cap) < 1:
             raise ValueError(f"PBNN_UCI_SPLITS: expected a positive integer, got {cap!r}")
         return min(int(cap), available)
-    return 1 if quick else min(MAX_SPLITS.get(name, available), available)
+    return 1 if quick else available
 
 
 def gaps(results: dict[str, dict[str, dict[str, MeanSe]]], published: dict) -> list[str]:
@@ -321,7 +319,7 @@ def run(quick: bool = False) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         store = SplitStore(Path(scratch) / "quick.jsonl" if quick else store_path())
         for name in names:
-            n_splits = n_splits_for(name, pbnn.datasets.uci_n_splits(name, root), quick)
+            n_splits = n_splits_for(pbnn.datasets.uci_n_splits(name, root), quick)
             for method in methods:
                 if quick or method not in SKIP.get(name, ()):
                     for k in range(min(n_splits, METHOD_MAX_SPLITS.get(method, n_splits))):

@@ -69,14 +69,14 @@ def test_gaps_name_where_pbnn_is_behind():
 
 def test_split_caps_and_env_lists(monkeypatch):
     monkeypatch.delenv("PBNN_UCI_SPLITS", raising=False)
-    assert bench_uci.n_splits_for("yacht", 20, quick=False) == 20
-    assert bench_uci.n_splits_for("protein", 5, quick=False) == bench_uci.MAX_SPLITS["protein"]
-    assert bench_uci.n_splits_for("yacht", 20, quick=True) == 1
+    assert bench_uci.n_splits_for(20, quick=False) == 20
+    assert bench_uci.n_splits_for(5, quick=False) == 5
+    assert bench_uci.n_splits_for(20, quick=True) == 1
     monkeypatch.setenv("PBNN_UCI_SPLITS", "30")
-    assert bench_uci.n_splits_for("yacht", 20, quick=False) == 20
+    assert bench_uci.n_splits_for(20, quick=False) == 20
     monkeypatch.setenv("PBNN_UCI_SPLITS", "0")
     with pytest.raises(ValueError, match="PBNN_UCI_SPLITS: expected a positive integer, got '0'"):
-        bench_uci.n_splits_for("yacht", 20, quick=False)
+        bench_uci.n_splits_for(20, quick=False)
     monkeypatch.setenv("PBNN_UCI_METHODS", "advi, map")
     assert bench_uci.env_list("PBNN_UCI_METHODS", ["nuts"], list(bench_uci.METHODS)) == ["advi", "map"]
     monkeypatch.setenv("PBNN_UCI_METHODS", "advi,svgd")
