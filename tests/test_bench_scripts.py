@@ -62,9 +62,12 @@ def test_gaps_name_where_pbnn_is_behind():
     results = {"boston": {"advi": {"rmse": (4.50, 0.2), "ll": (-2.80, 0.05)},
                           "nuts": {"rmse": (2.9, 0.1), "ll": (-2.50, 0.05)}}}
     assert bench_uci.gaps(results, published) == [
-        "boston: advi RMSE 4.50 vs VI 4.32",
-        "boston: nuts LL -2.50 vs MC dropout -2.46",
+        "boston: advi RMSE 4.50 vs VI 4.32 (cause not examined yet)",
+        "boston: nuts LL -2.50 vs MC dropout -2.46 (cause not examined yet)",
     ]
+    wine = {"wine": {"nuts": {"rmse": (0.64, 0.01), "ll": (-0.95, 0.02)}}}
+    assert bench_uci.gaps(wine, published) == [
+        f"wine: nuts LL -0.95 vs MC dropout -0.93 ({bench_uci.CAUSES['wine', 'nuts', 'll']})"]
 
 
 def test_split_caps_and_env_lists(monkeypatch):
