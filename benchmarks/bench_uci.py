@@ -150,9 +150,12 @@ def fmt_mean_se(value: MeanSe | None, digits: int = 2) -> str:
     return f"{mean:.{digits}f}" if math.isnan(se) else f"{mean:.{digits}f} ± {se:.{digits}f}"
 
 
-def digits_for(name: str) -> int:
-    """Decimals for a data set's numbers: the targets of kin8nm and naval are small."""
-    return {"kin8nm": 3, "naval": 4}.get(name, 2)
+def digits_for(name: str, metric: str) -> int:
+    """Decimals for pbnn's numbers: RMSE in the small units of kin8nm and naval needs more; LL (nats) has 2.
+
+    The published columns keep the 2 decimals they were published with.
+    """
+    return {"kin8nm": 3, "naval": 4}.get(name, 2) if metric == "rmse" else 2
 
 
 def env_list(var: str, default: Sequence[str], known: Sequence[str]) -> list[str]:
@@ -193,10 +196,10 @@ def gaps(results: dict[str, dict[str, dict[str, MeanSe]]], published: dict) -> l
                     continue
                 behind = ours[metric][0] > theirs[0] if metric == "rmse" else ours[metric][0] < theirs[0]
                 if behind:
-                    d = digits_for(name)
+                    d = digits_for(name, metric)
                     cause = CAUSES.get((name, method, metric), "cause not examined yet")
                     lines.append(f"{name}: {method} {metric.upper()} {ours[metric][0]:.{d}f} vs {rival} "
-                                 f"{theirs[0]:.{d}f} ({cause})")
+                                 f"{theirs[0]:.2f} ({cause})")
     return lines
 
 
@@ -298,12 +301,12 @@ def _tables(results, published) -> tuple[str, str, str]:
     for metric, label in (("rmse", "RMSE"), ("ll", "test LL")):
         rows = []
         for name, by_method in results.items():
-            d, n_splits = digits_for(name), max(r["splits"] for r in by_method.values())
+            d, n_splits = digits_for(name, metric), max(r["splits"] for r in by_method.values())
             row = {"data set": name, "splits": n_splits}
             for method in methods:
                 row[f"pbnn {method}"] = _cell(by_method.get(method), metric, d, n_splits)
             for rival in PUBLISHED_METHODS:
-                row[rival] = fmt_mean_se(published.get(name, {}).get(metric, {}).get(rival), d)
+                row[rival] = fmt_mean_se(published.get(name, {}).get(metric, {}).get(rival))
             rows.append(row)
         out.append(f"**{label}** (mean ± standard error over splits)\n\n" + table(rows))
     rows = [{"data set": name, **{m: f"{by_method[m]['seconds'][0]:.1f}" if m in by_method else "–" for m in methods}}
