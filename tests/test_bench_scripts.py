@@ -185,6 +185,17 @@ def test_uci_run_fits_only_what_the_store_lacks_and_reports_the_whole_store(monk
     assert "| boston | 1 | 1.00 | 1.00 | – | – | – |" in text
 
 
+    write_uci(tmp_path / "data", folder="kin8nm")
+    calls.clear()
+    monkeypatch.setenv("PBNN_UCI_SETS", "kin8nm")
+    monkeypatch.delenv("PBNN_UCI_METHODS")
+    bench_uci.run()
+    assert [m for _, m, _ in calls] == ["advi", "fullrank_advi", "map", "mc_dropout"]  # a default run: no NUTS
+    monkeypatch.setenv("PBNN_UCI_METHODS", "nuts")
+    bench_uci.run()
+    assert calls[-1] == ("kin8nm", "nuts", 0)  # named, it runs
+
+
 def test_uci_fit_split_returns_a_complete_record(tmp_path, write_uci):
     write_uci(tmp_path, folder="yacht", n=30)
     ds = bench_uci.pbnn.datasets.uci("yacht", split=1, root=tmp_path)
