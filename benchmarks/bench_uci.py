@@ -258,13 +258,13 @@ def ensure(store: SplitStore, name: str, split: int, method: str, quick: bool, r
     return record
 
 
-def summarize(records: Sequence[dict], quick: bool) -> dict[str, dict[str, dict]]:
-    """``{set: {method: {"rmse"|"ll"|"seconds": (mean, se), "splits": n}}}`` over the present records.
+def summarize(records: Sequence[dict]) -> dict[str, dict[str, dict]]:
+    """``{set: {method: {"rmse"|"ll"|"seconds": (mean, se), "splits": n}}}`` over ``records`` (the present ones).
 
     Sets in :data:`pbnn.datasets.UCI_NAMES` order, methods in :data:`METHODS` order; a later record of the same
     (set, method, split) replaces an earlier one.
     """
-    latest = {(r["set"], r["method"], r["split"]): r for r in records if current(r, quick)}
+    latest = {(r["set"], r["method"], r["split"]): r for r in records}
     out: dict[str, dict[str, dict]] = {}
     for name in pbnn.datasets.UCI_NAMES:
         for method in METHODS:
@@ -349,7 +349,7 @@ def run(quick: bool = False) -> str:
 
 def report(records: Sequence[dict], published: dict, root: Path, quick: bool) -> str:
     """The section's markdown: protocol, options, the RMSE / LL / seconds tables, and where pbnn is behind."""
-    results = summarize(records, quick)
+    results = summarize(records)
     if not results:
         return "No fits: the store holds no record with the present options."
     rmse, ll, seconds = _tables(results, published)
@@ -370,7 +370,7 @@ def report(records: Sequence[dict], published: dict, root: Path, quick: bool) ->
         "`splits` standard splits (seed = split index; fewer where a cell says so). "
         f"Options: {options}; ADVI and MC dropout use minibatches of {BATCH_SIZE} above {BATCH_ABOVE} training points. "
         f"A default run leaves out (hours a split on 2 cores): {skipped}." + (f" Not in the store yet: {', '.join(absent)}." if absent and not quick else ""),
-        ("From a temporary store (`--quick`): " if quick else f"From `{STORE.name}` (the record store, kept in git): ")
+        ("From a temporary store (`--quick`): " if quick else f"From `{store_path().name}` (the record store): ")
         + provenance(records),
         "Published columns: Gal & Ghahramani (2016), Table 1 (VI: Graves 2011; PBP: Hernandez-Lobato & Adams 2015), "
         "as transcribed in the data folder's README (20 splits; protein 5).",
