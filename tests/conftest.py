@@ -36,7 +36,8 @@ def quick_fit(small_moons):
 
 
 def _write_uci(root: Path, folder: str = "yacht", n: int = 12) -> np.ndarray:
-    """A tiny UCI benchmark layout under ``root/folder``: ``n`` rows, features 0-1, target 2, two splits (9/3)."""
+    """A tiny UCI benchmark layout under ``root/folder``: ``n`` rows, features 0-1, target 2, two splits of 9
+    training rows and ``n - 9`` test rows."""
     d = root / folder
     d.mkdir(parents=True)
     data = np.column_stack([np.arange(n) * 1.0, np.arange(n) ** 2.0, np.arange(n) * 0.5 + 1])

@@ -22,9 +22,9 @@ import pytensor
 import xarray as xr
 
 from pbnn.compile import build_model
+from pbnn.devices import check_device
 from pbnn.errors import DivergenceError
 from pbnn.inference.schedule import LearningRateSchedule
-from pbnn.devices import check_device
 from pbnn.validation import check_positive_int
 
 ENGINES = ("auto", "jax", "pymc")
