@@ -94,7 +94,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import pbnn
-    from pbnn.inference import METHODS
+    from pbnn.inference.methods import METHODS
 
     spec, data = _model(args.model), _data(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -135,10 +135,14 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--seed", type=int, default=0, help="seed of the split and the fit (default 0)")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
 
+    from pbnn.inference.methods import METHODS, help_text  # light: the registry without the engines
+
     fit = sub.add_parser("fit", help="fit a model and save the run", description="Fit a model, save the run "
-                         "(spec.toml + idata.nc) and print its test score.")
+                         "(spec.toml + idata.nc) and print its test score.",
+                         epilog="methods and their options [defaults] (--set OPTION=VALUE):\n" + help_text(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     common(fit)
-    fit.add_argument("--method", default="advi", help="advi, fullrank_advi, nuts, map, mc_dropout, laplace, pathfinder")
+    fit.add_argument("--method", default="advi", help=f"{', '.join(METHODS)} (default advi)")
     fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a method option, e.g. steps=5000")
     fit.add_argument("--out", help="run directory (default runs/MODEL-METHOD)")
     fit.set_defaults(handler=cmd_fit)
@@ -152,7 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=cmd_predict)
 
     compare = sub.add_parser("compare", help="compare methods side by side", description="Fit several methods on "
-                             "the same split and seed; write one run per method, table.csv, report.md and figures.")
+                             "the same split and seed; write one run per method, table.csv, report.md and figures.",
+                             epilog="methods and their options [defaults] (--set METHOD.OPTION=VALUE):\n"
+                             + help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     common(compare)
     compare.add_argument("--methods", default="advi,nuts", help="comma-separated methods (default advi,nuts)")
     compare.add_argument("--set", action="append", default=[], metavar="METHOD.KEY=VALUE",

@@ -31,14 +31,16 @@ from matplotlib.figure import Figure
 
 from pbnn import datasets as D
 from pbnn.diagnostics import Diagnosis, diagnose
-from pbnn.inference import METHODS, fit as fit_method
+from pbnn.inference import METHODS, methods as registry
+from pbnn.inference import fit as fit_method
 from pbnn.predict import Predictions
 from pbnn.results import Fit
 from pbnn.spec import BNN
 from pbnn.uncertainty import ood_auroc, scores, uncertainty
 
-#: The reference method, when it is among the compared ones: exact up to Monte Carlo error.
-REFERENCE = "nuts"
+#: The reference method, when it is among the compared ones: exact up to Monte Carlo error (the registry's
+#: ``reference`` capability).
+REFERENCE = registry.reference()
 
 #: A method "under-covers" a test point when its predictive spread is below this fraction of the reference's.
 UNDER_COVER_RATIO = 0.5

@@ -25,13 +25,15 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
+from pbnn.inference import methods
 from pbnn.results import Fit
 from pbnn.validation import check_X
 
 __all__ = ["Check", "Diagnosis", "diagnose", "elbo_relative_change"]
 
-#: Methods whose draws are Markov chains (r_hat and ESS apply); other methods draw independently.
-MCMC_METHODS = ("nuts",)
+#: Methods whose draws are Markov chains (r_hat and ESS apply; the registry's ``chains`` capability); other
+#: methods draw independently.
+MCMC_METHODS = tuple(methods.names(chains=True))
 SAMPLE_DIMS = ("chain", "draw")
 
 

@@ -46,7 +46,8 @@ from pbnn.spec import BNN
 
 __all__ = ["BNNClassifier", "BNNRegressor"]
 
-#: Estimator parameters passed on to :func:`pbnn.fit` when not None (each method takes a subset).
+#: Estimator parameters passed on to :func:`pbnn.fit` when not None: options of the registered methods
+#: (:data:`pbnn.inference.METHODS`; each method takes a subset; ``options`` passes any other).
 FIT_OPTIONS = ("steps", "batch_size", "learning_rate", "draws", "tune", "chains", "sampler")
 
 
@@ -65,6 +66,7 @@ class _BNNEstimator(BaseEstimator):
         tune: int | None = None,
         chains: int | None = None,
         sampler: str | None = None,
+        options: dict[str, Any] | None = None,
         seed: int | None = 0,
         progressbar: bool = False,
     ) -> None:
@@ -77,6 +79,7 @@ class _BNNEstimator(BaseEstimator):
         self.tune = tune
         self.chains = chains
         self.sampler = sampler
+        self.options = options
         self.seed = seed
         self.progressbar = progressbar
 
@@ -91,6 +94,11 @@ class _BNNEstimator(BaseEstimator):
 
     def _fit_spec(self, X: np.ndarray, y: np.ndarray, spec: BNN) -> None:
         options = {name: getattr(self, name) for name in FIT_OPTIONS if getattr(self, name) is not None}
+        extra = dict(self.options or {})
+        for name in extra:
+            if name in options:
+                raise ValueError(f"options: {name!r} is also given as the estimator parameter {name}; give it once")
+        options.update(extra)
         self.spec_ = spec
         self.pbnn_fit_: Fit = pbnn_fit(
             spec, X, y, method=self.method, seed=self.seed, progressbar=self.progressbar, **options
@@ -116,6 +124,7 @@ class BNNClassifier(ClassifierMixin, _BNNEstimator):
     method : a method of :func:`pbnn.fit` (``"advi"``, ``"fullrank_advi"``, ``"nuts"``, ...).
     steps, batch_size, learning_rate, draws, tune, chains, sampler : options of :func:`pbnn.fit`;
         None leaves pbnn's default, a value the method does not take is an error when fitting.
+    options : any other options of the method, e.g. ``{"final_learning_rate": 1e-3}`` (``pbnn fit --help``).
     seed : the seed of every fit (fixed by default, so that refits agree); None draws a new one.
     progressbar : show pbnn's progress bar.
 

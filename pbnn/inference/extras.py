@@ -23,7 +23,7 @@ import pymc as pm
 import xarray as xr
 from pymc.initial_point import make_initial_point_fn
 
-from pbnn.validation import check_positive_int
+from pbnn.inference.methods import EngineResult
 
 
 def _pmx():
@@ -54,29 +54,27 @@ def _posterior(model: pm.Model, idata: xr.DataTree, draws: int) -> xr.Dataset:
     return draws_to_posterior(model, values)
 
 
-def run_laplace(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, draws: int = 1000,
-                optimize_method: str = "BFGS", backend: str = "auto") -> tuple[xr.Dataset, xr.Dataset]:
-    """Laplace approximation at the mode; returns (posterior with ``draws`` draws, empty sample_stats)."""
+def run_laplace(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, draws: int, optimize_method: str,
+                backend: str) -> EngineResult:
+    """Laplace approximation at the mode: a posterior of ``draws`` draws, empty sample_stats
+    (options: :class:`~pbnn.inference.methods.LaplaceOptions`)."""
     pmx = _pmx()
-    draws = check_positive_int("draws", draws)
     _freeze_initial_values(model, seed)
     if backend == "auto":  # measured on moons: 10 s with JAX, 220 s with a cold NUMBA compile
         backend = "jax" if importlib.util.find_spec("jax") is not None else "numba"
     idata = pmx.fit_laplace(optimize_method, model=model, random_seed=seed, progressbar=progressbar, draws=draws,
                             compile_kwargs={"mode": backend.upper()})
-    return _posterior(model, idata, draws), xr.Dataset()
+    return EngineResult(_posterior(model, idata, draws), xr.Dataset())
 
 
-def run_pathfinder(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, draws: int = 1000,
-                   num_paths: int = 4, backend: str = "numba") -> tuple[xr.Dataset, xr.Dataset]:
-    """Multi-path Pathfinder; returns (posterior with ``draws`` draws, empty sample_stats).
-
-    ``backend``: NUMBA (pymc-extras' Pathfinder does not compile with JAX: dynamic ``arange``)."""
+def run_pathfinder(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, draws: int, num_paths: int,
+                   backend: str) -> EngineResult:
+    """Multi-path Pathfinder: a posterior of ``draws`` draws, empty sample_stats (options:
+    :class:`~pbnn.inference.methods.PathfinderOptions`; ``backend`` NUMBA or C: pymc-extras' Pathfinder does not
+    compile with JAX, dynamic ``arange``)."""
     pmx = _pmx()
-    draws = check_positive_int("draws", draws)
-    num_paths = check_positive_int("num_paths", num_paths)
     _freeze_initial_values(model, seed)
     idata = pmx.fit_pathfinder(model=model, random_seed=seed, progressbar=progressbar, num_paths=num_paths,
                                num_draws=draws, num_draws_per_path=draws, parallel=False,
                                compile_kwargs={"mode": backend.upper()})
-    return _posterior(model, idata, draws), xr.Dataset()
+    return EngineResult(_posterior(model, idata, draws), xr.Dataset())

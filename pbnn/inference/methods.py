@@ -1,0 +1,375 @@
+"""The methods of :func:`pbnn.fit`: one registry entry each, with its options and what its draws mean.
+
+A method is a :class:`Method`: a name, a one-line summary, a frozen options dataclass (every field with its
+default, its check and its doc) and its :class:`Capabilities`. :func:`pbnn.fit`, the CLI (``--set`` and
+``pbnn fit --help``), the scikit-learn estimators, the compare report, the diagnostics and the README's
+table all read this registry, so a method's facts live here once. This module imports nothing heavy: the
+engine of a method is named by its import path and loaded when the method runs.
+
+>>> from pbnn.inference.methods import get_method
+>>> opts = get_method("advi").resolve({"steps": 500})
+>>> opts.steps, opts.learning_rate
+(500, 0.01)
+>>> get_method("nuts").resolve({"target_accept": "0.9"})
+Traceback (most recent call last):
+...
+ValueError: target_accept: expected a number in (0, 1), got '0.9'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+Check = Callable[[str, Any], Any]
+
+
+# -- checks: each returns the value in its canonical type or raises naming the option and the expected form --
+
+
+def _got(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f"'{value}'"
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name}: expected a positive integer, got {_got(value)}")
+    return int(value)
+
+
+def positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a positive number, got {_got(value)}")
+    return float(value)
+
+
+def open_unit(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"{name}: expected a number in (0, 1), got {_got(value)}")
+    return float(value)
+
+
+def probability(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name}: expected a probability in [0, 1), got {_got(value)}")
+    return float(value)
+
+
+def text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name}: expected a name (a non-empty str), got {_got(value)}")
+    return value
+
+
+def optional(check: Check) -> Check:
+    """``check``, or None left as it is."""
+
+    def run(name: str, value: Any) -> Any:
+        return None if value is None else check(name, value)
+
+    return run
+
+
+def one_of(*choices: str, what: str | None = None) -> Check:
+    """One of the strings ``choices``; the error calls the value an unknown ``what`` (default: the option's name)."""
+
+    def run(name: str, value: Any) -> Any:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{name}: unknown {what or name} {value!r}; expected one of {', '.join(choices)}")
+        return value
+
+    run.choices = choices  # type: ignore[attr-defined]
+    return run
+
+
+def device(name: str, value: Any) -> str | None:
+    """None (JAX's default device), ``"cpu"`` or ``"gpu"``."""
+    from pbnn.devices import check_device  # light: imports JAX only to find a device
+
+    return check_device(value)
+
+
+def option(default: Any, doc: str, check: Check) -> Any:
+    """A field of an options dataclass: its default, its one-line doc and its check."""
+    return field(default=default, metadata={"doc": doc, "check": check})
+
+
+# -- options ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """Base of the methods' options: runs every field's check (and :meth:`check`) on construction."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, f.metadata["check"](f.name, getattr(self, f.name)))
+        self.check()
+
+    def check(self) -> None:
+        """Checks across fields (override)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved options, defaults included, as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(name, default, doc) of every option, in declaration order."""
+        return [(f.name, _show(f.default), f.metadata["doc"]) for f in dataclasses.fields(cls)]
+
+
+def _show(value: Any) -> str:
+    return "None" if value is None else f"{value:_}" if isinstance(value, int) and value >= 10_000 else str(value)
+
+
+#: NUTS samplers of ``pm.sample``: the packages each needs and the pbnn extra that installs them.
+SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "pymc": ((), None),
+    "nutpie": (("nutpie",), "nutpie"),
+    "numpyro": (("jax", "numpyro"), "jax"),
+    "blackjax": (("jax", "blackjax"), "jax"),
+}
+JAX_SAMPLERS = ("numpyro", "blackjax")
+#: PyTensor compile modes a method may be compiled with.
+BACKENDS = ("numba", "c", "jax")
+
+
+@dataclass(frozen=True)
+class ADVIOptions(Options):
+    """Options of ``advi`` (mean-field) and ``fullrank_advi`` (a Gaussian on the unconstrained space)."""
+
+    steps: int = option(30_000, "optimisation steps", positive_int)
+    batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
+    learning_rate: float = option(0.01, "Adam's learning rate (at the first step)", positive_number)
+    final_learning_rate: float | None = option(
+        None, "None: a constant rate; else a geometric decay to it at the last step", optional(positive_number))
+    mc_samples: int = option(1, "Monte Carlo draws of the ELBO gradient per step", positive_int)
+    draws: int = option(1000, "draws from the fitted approximation", positive_int)
+    init_scale: float | None = option(
+        None, "initial sd of the approximation (None: 0.1; PyMC's own for engine='pymc' full rank)",
+        optional(positive_number))
+    engine: str = option("auto", "'auto' (the compiled JAX loop), 'jax', or 'pymc' (pm.fit, the reference path)",
+                         one_of("auto", "jax", "pymc", what="ADVI engine"))
+    backend: str = option("numba", "PyTensor backend of engine='pymc'", one_of(*BACKENDS))
+    device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
+
+    def check(self) -> None:
+        if self.engine == "pymc" and self.device is not None:
+            raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
+
+
+@dataclass(frozen=True)
+class FullRankOptions(ADVIOptions):
+    """Options of ``fullrank_advi``; see :class:`ADVIOptions`."""
+
+    def check(self) -> None:
+        super().check()
+        if self.engine == "pymc" and self.init_scale is not None:
+            raise ValueError("init_scale: PyMC's full-rank ADVI (engine='pymc') has no initial scale; use engine='jax'")
+
+
+@dataclass(frozen=True)
+class NUTSOptions(Options):
+    """Options of ``nuts`` (``pm.sample`` with the chosen sampler)."""
+
+    sampler: str = option("pymc", "'pymc', 'nutpie', 'numpyro' or 'blackjax'", one_of(*SAMPLERS, what="sampler"))
+    draws: int = option(1000, "draws per chain after tuning", positive_int)
+    tune: int = option(1000, "tuning steps per chain", positive_int)
+    chains: int = option(4, "chains", positive_int)
+    target_accept: float = option(0.9, "target acceptance rate of the step size adaptation", open_unit)
+    backend: str = option("numba", "PyTensor backend of sampler='pymc'", one_of(*BACKENDS))
+    device: str | None = option(None, "JAX device of numpyro/blackjax (chains vectorized on it)", device)
+
+    def check(self) -> None:
+        if self.device is not None and self.sampler not in JAX_SAMPLERS:
+            raise ValueError(f"device: only the JAX samplers ({', '.join(JAX_SAMPLERS)}) run on a chosen device; "
+                             f"sampler '{self.sampler}' runs on the CPU")
+
+
+@dataclass(frozen=True)
+class MAPOptions(Options):
+    """Options of ``map`` (Adam on the log posterior density)."""
+
+    steps: int = option(5000, "optimisation steps", positive_int)
+    learning_rate: float = option(0.01, "Adam's learning rate", positive_number)
+    batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
+
+
+@dataclass(frozen=True)
+class DropoutOptions(Options):
+    """Options of ``mc_dropout`` (Gal & Ghahramani's Monte Carlo dropout)."""
+
+    dropout: float = option(0.1, "drop probability of the hidden units", probability)
+    input_dropout: float = option(0.0, "drop probability of the inputs", probability)
+    steps: int = option(5000, "optimisation steps", positive_int)
+    learning_rate: float = option(0.005, "Adam's learning rate", positive_number)
+    batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
+    draws: int = option(1000, "dropout masks (stochastic forward passes) kept as draws", positive_int)
+
+
+@dataclass(frozen=True)
+class LaplaceOptions(Options):
+    """Options of ``laplace`` (pymc-extras' ``fit_laplace``)."""
+
+    draws: int = option(1000, "draws from the Gaussian at the mode", positive_int)
+    optimize_method: str = option("BFGS", "scipy.optimize method that finds the mode",
+                                  text)
+    backend: str = option("auto", "'auto' (JAX), 'jax' or 'numba'", one_of("auto", "jax", "numba"))
+
+
+@dataclass(frozen=True)
+class PathfinderOptions(Options):
+    """Options of ``pathfinder`` (pymc-extras' multi-path Pathfinder)."""
+
+    draws: int = option(1000, "draws kept after importance resampling", positive_int)
+    num_paths: int = option(4, "quasi-Newton paths", positive_int)
+    backend: str = option("numba", "PyTensor backend (Pathfinder does not compile with JAX)", one_of("numba", "c"))
+
+
+# -- methods ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method's draws and statistics mean.
+
+    ``chains``: draws form Markov chains (r_hat and ESS apply); ``point``: one draw, no epistemic spread;
+    ``objective``: the per-step statistic in ``sample_stats`` (``"elbo"``, ``"lp"``, ``"loss"``) or None;
+    ``minibatch``: takes ``batch_size``; ``reference``: the gold standard other methods are compared with;
+    ``extra``: the pbnn extra whose packages it needs, if any.
+    """
+
+    chains: bool = False
+    point: bool = False
+    objective: str | None = None
+    minibatch: bool = False
+    reference: bool = False
+    extra: str | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method of :func:`pbnn.fit`: ``engine`` is ``"module:function"``, called as
+    ``function(spec, model, X, y, *, seed, progressbar, **options)``."""
+
+    name: str
+    summary: str
+    options: type[Options]
+    engine: str
+    capabilities: Capabilities = Capabilities()
+
+    def resolve(self, given: Mapping[str, Any] | Options | None = None) -> Options:
+        """The options dataclass from ``given`` (names checked, defaults filled in, values checked)."""
+        if isinstance(given, self.options):
+            return given
+        given = dict(given or {})
+        known = [f.name for f in dataclasses.fields(self.options)]
+        for name in given:
+            if name not in known:
+                raise TypeError(f"{name}: not an option of method '{self.name}'; its options are {', '.join(known)}")
+        return self.options(**given)
+
+    def load(self) -> Callable[..., Any]:
+        """The engine function (imported on first use)."""
+        module, _, function = self.engine.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def help(self) -> str:
+        """The method and its options as indented lines (``pbnn fit --help``)."""
+        lines = [f"{self.name}: {self.summary}"]
+        lines += [f"    {name} [{default}]: {doc}" for name, default, doc in self.options.describe()]
+        return "\n".join(lines)
+
+
+@dataclass
+class EngineResult:
+    """What an engine hands back to :func:`pbnn.fit`.
+
+    ``posterior`` (chain, draw, ...) of the free variables and ``sample_stats``; ``fault`` is None for a
+    complete run, ``"diverged"`` (``message`` says where and what to try; the posterior holds draws from
+    the last finite state) or ``"interrupted"`` (the steps done before Ctrl-C).
+    """
+
+    posterior: xr.Dataset
+    sample_stats: xr.Dataset
+    fault: str | None = None
+    message: str = ""
+
+    FAULTS: ClassVar[tuple[str | None, ...]] = (None, "diverged", "interrupted")
+
+    def __post_init__(self) -> None:
+        if self.fault not in self.FAULTS:
+            raise ValueError(f"fault: expected one of {self.FAULTS}, got {self.fault!r}")
+
+
+#: Method name -> :class:`Method`, in the order the docs list them.
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to :data:`METHODS` (a name may be registered once)."""
+    if method.name in METHODS:
+        raise ValueError(f"method {method.name!r} is registered already")
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: Any) -> Method:
+    """The method called ``name``, with an error that lists the registered ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"method: expected a method name (a str), got {type(name).__name__} {name!r}")
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"method: unknown method {name!r}; expected one of {', '.join(METHODS)}") from None
+
+
+def names(**capabilities: Any) -> list[str]:
+    """Names of the methods whose capabilities match, e.g. ``names(chains=True)``."""
+    return [m.name for m in METHODS.values()
+            if all(getattr(m.capabilities, k) == v for k, v in capabilities.items())]
+
+
+def reference() -> str:
+    """The method other methods are compared against (``nuts``)."""
+    return names(reference=True)[0]
+
+
+def help_text() -> str:
+    """Every method with its options, for ``pbnn fit --help``."""
+    return "\n".join(m.help() for m in METHODS.values())
+
+
+def markdown_table() -> str:
+    """The README's table of methods and options (a test keeps the README in step with it)."""
+    rows = ["| method | what it is | options [defaults] |", "|---|---|---|"]
+    for m in METHODS.values():
+        opts = ", ".join(f"`{name}` [{default}]" for name, default, _ in m.options.describe())
+        rows.append(f"| `{m.name}` | {m.summary} | {opts} |")
+    return "\n".join(rows)
+
+
+_ENGINES = "pbnn.inference"
+register(Method("advi", "mean-field Gaussian ADVI, full batch or minibatch", ADVIOptions,
+                f"{_ENGINES}.advi:run_meanfield", Capabilities(objective="elbo", minibatch=True)))
+register(Method("fullrank_advi", "full-rank Gaussian ADVI (wants mc_samples=16 and a decaying rate)",
+                FullRankOptions, f"{_ENGINES}.advi:run_fullrank", Capabilities(objective="elbo", minibatch=True)))
+register(Method("nuts", "the No-U-Turn sampler of pm.sample (pymc, nutpie, numpyro or blackjax)", NUTSOptions,
+                f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
+register(Method("map", "the posterior mode (one draw: no epistemic spread)", MAPOptions,
+                f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True)))
+register(Method("mc_dropout", "Monte Carlo dropout with Gal's weight decay", DropoutOptions,
+                f"{_ENGINES}.dropout:run", Capabilities(objective="loss", minibatch=True)))
+register(Method("laplace", "a Gaussian at the mode with the inverse Hessian (pymc-extras)", LaplaceOptions,
+                f"{_ENGINES}.extras:run_laplace", Capabilities(extra="extras")))
+register(Method("pathfinder", "multi-path Pathfinder (pymc-extras)", PathfinderOptions,
+                f"{_ENGINES}.extras:run_pathfinder", Capabilities(extra="extras")))
