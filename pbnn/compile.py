@@ -74,12 +74,16 @@ SCALE_INIT = 2.0
 FAN_IN_INIT: float | None = 2.0
 
 
-def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | None = None) -> pm.Model:
+def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | None = None,
+                initial_values: bool = True) -> pm.Model:
     """Compile ``spec`` into a :class:`pymc.Model` on data ``X`` (N, ...) and targets ``y`` (N,).
 
     With ``batch_size`` the likelihood sees random minibatches of that size (``pm.Minibatch``) and is
     scaled to the full data set (``total_size``); the output Deterministic is then left out, since it
     would describe a random batch. Prediction uses the full-data model (no ``batch_size``).
+    ``initial_values=False``: PyMC's default initial values instead of pbnn's starting points (seeded prior
+    draws, see :data:`WEIGHT_INIT`), for PyMC's model transforms (``model.copy``, ``pm.do``,
+    ``pm.compute_log_likelihood``), which refuse symbolic initial values.
     """
     X, y = check_data(spec, X, y, batch_size=batch_size)
     dims, sizes = layer_dims(spec, X.shape[1:])
@@ -95,6 +99,9 @@ def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | No
         x_in = pt.specify_shape(x_in, (None, *X.shape[1:]))
         out = network(spec, x_in, dims)
         _likelihood(spec, out, y_in, obs_dims=obs_dims, total_size=total_size)
+    if not initial_values:
+        for rv in model.free_RVs:
+            model.set_initval(rv, None)
     return model
 
 

@@ -43,27 +43,40 @@ CHUNK_ELEMENTS = 2**20
 JAX_DRAW_CHUNK = 256
 
 
+#: Name of the pointwise log-likelihood output of a :class:`Predictor` built with ``targets=True``.
+LOG_LIKELIHOOD = "log_likelihood"
+
+
 class Predictor:
     """The network of ``spec`` compiled as ``f(X, *params) -> outputs`` with params batched over draws.
 
     ``outputs`` are the likelihood's predictive quantities (``p`` or ``mu``, ``sigma``), each of shape
     ``(draws, n_points, ...)`` (``(draws,)`` for a per-draw scalar such as a homoscedastic ``sigma``).
+    ``targets=True`` adds an input ``y`` and the output ``log_likelihood`` (draws, n_points): the model's
+    own log density of the observed variable ``y`` (``pm.logp``) at each point, on the model's scale
+    (standardized targets for regression, see :func:`predict`).
     """
 
-    def __init__(self, spec: BNN, input_shape: tuple[int, ...], backend: str = "jax") -> None:
+    def __init__(self, spec: BNN, input_shape: tuple[int, ...], backend: str = "jax", targets: bool = False) -> None:
+        import pymc as pm
+
         from pbnn.compile import build_model
 
         self.spec, self.input_shape, self.backend = spec, tuple(input_shape), backend
         model = build_model(spec, np.zeros((2, *input_shape)), np.zeros(2, dtype=np.int64))
         self.param_names = [rv.name for rv in model.free_RVs]
-        self.output_names = spec.likelihood_.outputs
+        self.output_names = spec.likelihood_.outputs + ((LOG_LIKELIHOOD,) if targets else ())
         self.output_dims = {name: model.named_vars_to_dims.get(name, ()) for name in self.output_names}
         self._X = pt.tensor("X", shape=(None, *input_shape), dtype="float64")
         # the parameters as plain inputs (one draw), in place of the random variables
         self._params = {rv: rv.type(rv.name) for rv in model.free_RVs}
-        self._outputs = graph_replace(
-            [model[name] for name in self.output_names], {model["X"]: self._X, **self._params}, strict=False
-        )
+        outputs = [model[name] for name in spec.likelihood_.outputs]
+        self._y = None
+        if targets:
+            self._y = pt.tensor("y", shape=(None,), dtype=model["y"].dtype)
+            self.output_dims[LOG_LIKELIHOOD] = ("obs",)
+            outputs.append(pm.logp(model["y"], self._y))
+        self._outputs = graph_replace(outputs, {model["X"]: self._X, **self._params}, strict=False)
         self._width = max(
             [int(np.prod(s)) for s in spec.output_shapes(self.input_shape)] + [int(np.prod(input_shape))]
         )
@@ -80,8 +93,10 @@ class Predictor:
         import jax
         from pymc.sampling.jax import get_jaxified_graph
 
-        one_draw = get_jaxified_graph(inputs=[self._X, *self._params.values()], outputs=self._outputs)
-        return jax.jit(lambda X, *params: jax.lax.map(lambda draw: tuple(one_draw(X, *draw)), params))
+        data = [self._X] if self._y is None else [self._X, self._y]
+        one_draw = get_jaxified_graph(inputs=[*data, *self._params.values()], outputs=self._outputs)
+        return jax.jit(lambda *args: jax.lax.map(lambda draw: tuple(one_draw(*args[:len(data)], *draw)),
+                                                 args[len(data):]))
 
     def _compile_pytensor(self):
         from pymc.pytensorf import resolve_backend_compile_kwargs
@@ -89,10 +104,14 @@ class Predictor:
         batched = {p: p.type.clone(shape=(None, *p.type.shape))(p.name) for p in self._params.values()}
         outputs = vectorize_graph(self._outputs, replace=batched)
         mode = resolve_backend_compile_kwargs(self.backend, None).get("mode")
-        return pytensor.function([self._X, *batched.values()], outputs, mode=mode, on_unused_input="ignore")
+        data = [self._X] if self._y is None else [self._X, self._y]
+        return pytensor.function([*data, *batched.values()], outputs, mode=mode, on_unused_input="ignore")
 
-    def __call__(self, params: dict[str, np.ndarray], X: np.ndarray) -> dict[str, np.ndarray]:
-        """Evaluate on ``X`` (N, ...) for parameter draws ``params[name]`` of shape (S, ...)."""
+    def __call__(self, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Evaluate on ``X`` (N, ...) for parameter draws ``params[name]`` of shape (S, ...); ``y`` (N,): the
+        targets of a predictor built with ``targets=True``."""
+        if (y is None) != (self._y is None):
+            raise ValueError("y: a predictor built with targets=True needs y, one without takes none")
         n_draws, n_points = len(next(iter(params.values()))), len(X)
         pad = self.backend == "jax"  # one compiled shape: the last chunks are padded with copies
         if pad:  # one draw at a time: CHUNK_ELEMENTS bounds one draw's intermediates
@@ -109,11 +128,11 @@ class Predictor:
             if pad and ns < draw_chunk:
                 args = [np.concatenate([a, np.repeat(a[-1:], draw_chunk - ns, axis=0)]) for a in args]
             for i in range(0, n_points, point_chunk):
-                Xc = X[i : i + point_chunk]
-                ni = len(Xc)
+                data = [X[i : i + point_chunk]] if y is None else [X[i : i + point_chunk], y[i : i + point_chunk]]
+                ni = len(data[0])
                 if pad and ni < point_chunk:
-                    Xc = np.concatenate([Xc, np.repeat(Xc[-1:], point_chunk - ni, axis=0)])
-                for name, value in zip(self.output_names, fn(Xc, *args)):
+                    data = [np.concatenate([d, np.repeat(d[-1:], point_chunk - ni, axis=0)]) for d in data]
+                for name, value in zip(self.output_names, fn(*data, *args)):
                     value = np.asarray(value)
                     if name not in out:  # per-draw scalars have no point axis
                         shape = (n_draws,) if value.ndim == 1 else (n_draws, n_points, *value.shape[2:])
@@ -138,17 +157,21 @@ def resolve_backend(backend: str) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def get_predictor(spec: BNN, input_shape: tuple[int, ...], backend: str = "auto") -> Predictor:
-    """A cached :class:`Predictor`: compiled once per spec, input shape and backend."""
-    return Predictor(spec, input_shape, resolve_backend(backend))
+def get_predictor(spec: BNN, input_shape: tuple[int, ...], backend: str = "auto", targets: bool = False) -> Predictor:
+    """A cached :class:`Predictor`: compiled once per spec, input shape, backend and ``targets``."""
+    return Predictor(spec, input_shape, resolve_backend(backend), targets=targets)
 
 
-def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", device: str | None = None,
-            attrs: dict | None = None) -> Predictions:
+def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend: str = "auto",
+            device: str | None = None, attrs: dict | None = None) -> Predictions:
     """Per-draw network outputs of ``spec`` on ``X`` for every draw of ``posterior``.
 
     Regression outputs (``mu``, ``sigma``) are reported in ``y``'s units, undoing the target scaling
     recorded in ``attrs`` (``pbnn_y_loc``, ``pbnn_y_scale``; see :mod:`pbnn.scaling`).
+
+    With targets ``y`` (N,) the tree also holds ``log_likelihood`` (variable ``y``, dims ``chain, draw,
+    obs``): the pointwise log density of each target under each draw, in ``y``'s units (for regression the
+    model's density of the standardized target minus ``log(scale)``), and ``observed_data``.
 
     ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``;
     ``device`` (JAX only): ``"cpu"`` or ``"gpu"`` (:mod:`pbnn.devices`; None: JAX's default).
@@ -157,14 +180,21 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", 
     check_input_shape(spec, X.shape[1:])
     if check_device(device) is not None and resolve_backend(backend) != "jax":
         raise ValueError(f"device: only the JAX backend runs on a chosen device, got backend {backend!r}")
-    predictor = get_predictor(spec, tuple(X.shape[1:]), resolve_backend(backend))
+    scaling = TargetScaling.from_attrs(attrs)
+    if y is not None:
+        y = spec.likelihood_.check_targets(np.asarray(y), spec.output_units)
+        if y.shape != (len(X),):
+            raise ValueError(f"y: expected one target per row of X, shape ({len(X)},), got {y.shape}")
+    predictor = get_predictor(spec, tuple(X.shape[1:]), resolve_backend(backend), targets=y is not None)
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     params = {
         name: posterior[name].transpose("chain", "draw", ...).values.reshape(n_chain * n_draw, *posterior[name].shape[2:])
         for name in predictor.param_names
     }
     with on_device(device):
-        values = TargetScaling.from_attrs(attrs).to_user_units(predictor(params, X))
+        values = predictor(params, X, None if y is None else _model_targets(spec, scaling, y))
+    values = scaling.to_user_units(values)
+    loglik = values.pop(LOG_LIKELIHOOD, None)
     data_vars = {}
     for name, arr in values.items():
         dims = ("chain", "draw", *predictor.output_dims[name])
@@ -176,9 +206,20 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, *, backend: str = "auto", 
     from pbnn.compile import input_dims
 
     constant = xr.Dataset({"X": (("obs", *input_dims(X.shape[1:])), X)}, coords={"obs": coords["obs"]})
-    tree = xr.DataTree.from_dict({"predictions": predictions, "predictions_constant_data": constant})
+    groups = {"predictions": predictions, "predictions_constant_data": constant}
+    if loglik is not None:
+        groups["log_likelihood"] = xr.Dataset(
+            {"y": (("chain", "draw", "obs"), (loglik - np.log(scaling.scale)).reshape(n_chain, n_draw, len(X)))},
+            coords={k: coords[k] for k in ("chain", "draw", "obs")})
+        groups["observed_data"] = xr.Dataset({"y": ("obs", y)}, coords={"obs": coords["obs"]})
+    tree = xr.DataTree.from_dict(groups)
     tree.attrs.update(attrs or {})
     return Predictions(tree, spec)
+
+
+def _model_targets(spec: BNN, scaling: TargetScaling, y: np.ndarray) -> np.ndarray:
+    """Targets on the model's scale: standardized for regression (:mod:`pbnn.scaling`), labels as they are."""
+    return scaling.standardize(y) if spec.task == "regression" else y
 
 
 class Predictions:

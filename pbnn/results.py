@@ -5,7 +5,7 @@
 >>> X_tr, X_te, y_tr, y_te = datasets.moons(n_samples=200)
 >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
 >>> sorted(fit.idata.children)
-['constant_data', 'observed_data', 'posterior', 'sample_stats']
+['constant_data', 'log_likelihood', 'observed_data', 'posterior', 'sample_stats']
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pymc as pm
 
 from pbnn.predict import Predictions, predict
 from pbnn.scaling import ATTRS as SCALING_ATTRS
@@ -57,8 +60,11 @@ class Fit:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(json.loads(self.idata.attrs["pbnn_input_shape"]))
 
-    def predict(self, X: Any, *, backend: str = "auto", device: str | None = None) -> Predictions:
+    def predict(self, X: Any, y: Any = None, *, backend: str = "auto", device: str | None = None) -> Predictions:
         """Per-draw network outputs on new inputs ``X``; see :class:`pbnn.predict.Predictions`.
+
+        With targets ``y`` the predictions also hold the held-out pointwise ``log_likelihood`` (in ``y``'s
+        units; :func:`pbnn.predict.predict`) and ``observed_data``.
 
         ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``;
         ``device`` (JAX): ``"cpu"``, ``"gpu"`` or None (JAX's default).
@@ -72,7 +78,26 @@ class Fit:
                 f"X: expected inputs of shape {self.input_shape} (n_samples excluded), as in training, got {X.shape[1:]}"
             )
         attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec", *SCALING_ATTRS)}
-        return predict(self.spec, self.posterior, X, backend=backend, device=device, attrs=attrs)
+        return predict(self.spec, self.posterior, X, y, backend=backend, device=device, attrs=attrs)
+
+    def model(self) -> pm.Model:
+        """The PyMC model the posterior belongs to: ``spec.build`` on the training data, with PyMC's plain
+        initial values, so that ``model.copy()``, ``pm.do``, ``freeze_dims_and_data`` and
+        ``pm.compute_log_likelihood(fit.idata, model=fit.model())`` work on it.
+
+        Regression targets are standardized for the fit (:mod:`pbnn.scaling`): the model observes
+        ``(y - pbnn_y_loc) / pbnn_y_scale``, so its log densities of ``y`` exceed the ``log_likelihood``
+        group (``y``'s units) by ``log(pbnn_y_scale)`` per point, and its replicates of ``y`` are on the
+        standardized scale (``fit.posterior_predictive()`` gives them in ``y``'s units).
+        """
+        from pbnn.compile import build_model
+        from pbnn.scaling import TargetScaling
+
+        X = self.idata["constant_data"]["X"].values
+        y = self.idata["observed_data"]["y"].values
+        if self.spec.task == "regression":
+            y = TargetScaling.from_attrs(self.idata.attrs).standardize(y)
+        return build_model(self.spec, X, y, initial_values=False)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

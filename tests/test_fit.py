@@ -46,7 +46,7 @@ def test_nuts_accuracy_on_moons(moons, model, sampler):
 
 def test_datatree_groups_dims_and_attrs(quick_fit, small_moons):
     idata = quick_fit.idata
-    assert set(idata.children) == {"posterior", "sample_stats", "observed_data", "constant_data"}
+    assert set(idata.children) == {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"}
     post = idata["posterior"]
     assert post["w_1"].dims == ("chain", "draw", "input", "hidden_1")
     assert post["w_3"].dims == ("chain", "draw", "hidden_2", "output")

@@ -154,11 +154,35 @@ def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: 
         "observed_data": xr.Dataset({"y": ("obs", y)}, coords=obs),
         "constant_data": xr.Dataset({"X": (input_dims, X)}, coords=obs),
     }
+    if get_method(method).capabilities.point:
+        attrs["pbnn_log_likelihood"] = (f"not stored: method {method!r} gives one draw, so PSIS-LOO has no draws "
+                                        "to reweight; fit.predict(X, y) gives the log-likelihood at the mode")
+    elif (loglik := training_log_likelihood(spec, posterior, X, y, attrs)) is not None:
+        groups["log_likelihood"] = loglik
+    else:
+        attrs["pbnn_log_likelihood"] = (f"not stored: over {LOG_LIKELIHOOD_MAX_VALUES} values (draws x points); "
+                                        "fit.predict(X, y) computes it")
     for ds in groups.values():
         ds.attrs.update({k: attrs[k] for k in ("pbnn_version", "pbnn_method")})
     idata = xr.DataTree.from_dict(groups)
     idata.attrs.update(attrs)
     return Fit(spec, idata)
+
+
+#: The training log-likelihood is stored when it has at most this many values (draws x points; 2**24 doubles are
+#: 128 MiB); larger fits get it on request, ``fit.predict(X, y)``.
+LOG_LIKELIHOOD_MAX_VALUES = 2**24
+
+
+def training_log_likelihood(spec: BNN, posterior: xr.Dataset, X: np.ndarray, y: np.ndarray,
+                            attrs: dict[str, Any]) -> xr.Dataset | None:
+    """The ``log_likelihood`` group: each training target's log density under each draw, in ``y``'s units
+    (variable ``y``, dims ``chain, draw, obs``); None above :data:`LOG_LIKELIHOOD_MAX_VALUES` values."""
+    from pbnn.predict import predict
+
+    if posterior.sizes["chain"] * posterior.sizes["draw"] * len(y) > LOG_LIKELIHOOD_MAX_VALUES:
+        return None
+    return predict(spec, posterior, X, y, attrs=attrs)["log_likelihood"].to_dataset()
 
 
 def draws_to_posterior(model: pm.Model, values: dict[str, np.ndarray]) -> xr.Dataset:
