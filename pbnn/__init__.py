@@ -14,7 +14,7 @@ data back::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from pbnn import datasets, layers, metrics, plot, priors, zoo
+from pbnn import datasets, layers, likelihoods, metrics, plot, priors, zoo
 from pbnn.compare import Comparison, compare
 from pbnn.diagnostics import diagnose
 from pbnn.errors import DataError, DivergenceError, FitError, SpecError
@@ -42,6 +42,7 @@ __all__ = [
     "diagnose",
     "fit",
     "layers",
+    "likelihoods",
     "load",
     "load_spec",
     "metrics",

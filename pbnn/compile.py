@@ -10,9 +10,10 @@ Naming, for a spec whose layer number ``i`` (1-based, counting every layer) hold
 * Conv2D filters ``w_i`` with dims ``(channel_i, <input channel dim>, kernel_h_i, kernel_w_i)`` and
   biases ``b_i`` (``channel_i``); the input channel dim is ``channel`` (the data) or the ``channel_j``
   of the convolution before it (pooling keeps channels);
-* network output: ``Deterministic`` ``p`` (class probabilities: ``obs`` for bernoulli, ``obs, class``
-  for categorical) or ``mu`` (``obs``), plus ``sigma`` (noise sd: a free RV for ``normal`` and
-  ``student_t``, a per-point Deterministic for ``heteroscedastic_normal``) and ``nu`` (``student_t``);
+* network output: the likelihood's outputs (:mod:`pbnn.likelihoods`), built by its ``observe``:
+  ``Deterministic`` ``p`` (class probabilities: ``obs`` for bernoulli, ``obs, class`` for categorical) or
+  ``mu`` (``obs``), plus its noise parameters, e.g. ``sigma`` (a free RV for ``normal`` and ``student_t``,
+  a per-point Deterministic for ``heteroscedastic_normal``) and ``nu`` (``student_t``);
 * weights under a prior with latent scales (``hierarchical``, ``horseshoe``) are Deterministics of a
   non-centred ``{name}_z ~ Normal(0, 1)``; a ``Dense(..., prior=...)`` overrides the spec's prior;
 * observed variable ``y``.
@@ -56,9 +57,6 @@ ACTIVATIONS: dict[str, Callable[[TensorVariable], TensorVariable]] = {
     "gelu": lambda x: 0.5 * x * (1.0 + pt.erf(x / np.sqrt(2.0))),
 }
 
-#: Prior scale of the noise sd of the normal likelihood (HalfNormal).
-NOISE_SCALE = 1.0
-
 #: Initial value of every weight: a seeded draw from its prior. All-zero weights (PyMC's default) are a
 #: saddle where every hidden unit gets the same gradient; ADVI started there on the moons BNN settled in a
 #: near-linear optimum (ELBO -174, 0.85 accuracy) instead of the curved boundary (ELBO -115, 0.96).
@@ -98,7 +96,7 @@ def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | No
         # static feature/image sizes: conv2d reshapes need them under JAX
         x_in = pt.specify_shape(x_in, (None, *X.shape[1:]))
         out = network(spec, x_in, dims)
-        _likelihood(spec, out, y_in, obs_dims=obs_dims, total_size=total_size)
+        spec.likelihood_.observe(out, y_in, obs_dims=obs_dims, total_size=total_size)
     if not initial_values:
         for rv in model.free_RVs:
             model.set_initval(rv, None)
@@ -108,11 +106,11 @@ def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | No
 def parameter_names(model: pm.Model) -> list[str]:
     """Names of the network's parameters in ``model``: free RVs and per-parameter Deterministics.
 
-    These are what a posterior stores; the network outputs (``p``, ``mu``, a per-point ``sigma``) are
-    left to predictions.
+    These are what a posterior stores; the likelihood's per-point outputs (Deterministics over ``obs``,
+    such as ``p``, ``mu``, a per-point ``sigma``) are left to predictions.
     """
     names = [rv.name for rv in model.free_RVs]
-    names += [d.name for d in model.deterministics if d.name not in ("p", "mu", "sigma")]
+    names += [d.name for d in model.deterministics if "obs" not in model.named_vars_to_dims.get(d.name, ())]
     return names
 
 
@@ -309,45 +307,6 @@ def _(prior: P.Horseshoe, name, dims, *, layer):
     return pm.Deterministic(name, tau * lam_tilde * z, dims=dims)
 
 
-#: Prior of the degrees of freedom of the student_t likelihood (Juarez & Steel 2010): Gamma(2, rate 0.1).
-NU_PRIOR = (2.0, 0.1)
-
-
-def _likelihood(spec: BNN, out, y, *, obs_dims, total_size) -> None:
-    lik = spec.likelihood
-    if lik == "bernoulli":
-        p = pt.sigmoid(out[..., 0])
-        if obs_dims:
-            p = pm.Deterministic("p", p, dims=obs_dims)
-        pm.Bernoulli("y", p=p, observed=y, dims=obs_dims, total_size=total_size)
-    elif lik == "categorical":
-        p = pt.special.softmax(out, axis=-1)
-        if obs_dims:
-            p = pm.Deterministic("p", p, dims=(obs_dims, "class"))
-        pm.Categorical("y", p=p, observed=y, dims=obs_dims, total_size=total_size)
-    elif lik == "normal":
-        mu = out[..., 0]
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-        sigma = pm.HalfNormal("sigma", NOISE_SCALE)
-        pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
-    elif lik == "heteroscedastic_normal":
-        mu, sigma = out[..., 0], pt.exp(out[..., 1])
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-            sigma = pm.Deterministic("sigma", sigma, dims=obs_dims)
-        pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
-    elif lik == "student_t":
-        mu = out[..., 0]
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-        sigma = pm.HalfNormal("sigma", NOISE_SCALE)
-        nu = pm.Gamma("nu", alpha=NU_PRIOR[0], beta=NU_PRIOR[1])
-        pm.StudentT("y", nu=nu, mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
-    else:  # pragma: no cover - guarded by BNN validation
-        raise NotImplementedError(lik)
-
-
 def input_dims(input_shape: tuple[int, ...]) -> tuple[str, ...]:
     """Dims of inputs of ``input_shape`` (without ``obs``): ``input`` (features), ``channel, height,
     width`` (images), else ``input_1, input_2, ...``."""
@@ -364,8 +323,7 @@ def _coords(spec: BNN, X: np.ndarray, dims: list[LayerDims], sizes: dict[str, in
     used = [*input_dims(X.shape[1:]), *(d for layer in dims for param in layer.params.values() for d in param)]
     for dim in dict.fromkeys(used):
         coords[dim] = range(sizes[dim])
-    if spec.likelihood == "categorical":
-        coords["class"] = range(spec.output_units)
+    coords.update(spec.likelihood_.coords(spec.output_units))
     hierarchical = [
         i for i, layer in enumerate(spec.layers, start=1)
         if layer.has_params and isinstance(prior_of(spec, layer), P.Hierarchical)

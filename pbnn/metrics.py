@@ -39,7 +39,9 @@ __all__ = [
     "label_spread_chi2",
     "label_spread_chi2_from_labels",
     "log_predictive_density",
+    "mean_log_predictive_density",
     "mixture_quantile",
+    "moment_uncertainty",
     "mutual_information",
     "predictive_interval",
     "predictive_mean",
@@ -333,8 +335,22 @@ def regression_uncertainty(mu: ArrayLike, sigma: ArrayLike) -> RegressionUncerta
     1.414214
     """
     m, sd = _as_mu_sigma(mu, sigma)
+    return moment_uncertainty(m, sd**2)
+
+
+def moment_uncertainty(mean: ArrayLike, var: ArrayLike) -> RegressionUncertainty:
+    """Decompose predictive uncertainty from each draw's mean and variance of ``y``, each (S, N).
+
+    Law of total variance: ``total = E_s[var_s] + Var_s[mean_s]``; ``aleatoric_std = sqrt(E_s[var_s])``,
+    ``epistemic_std = std_s mean_s`` (ddof=0). Any likelihood with per-draw moments fits (Poisson: ``var = mean``).
+
+    >>> u = moment_uncertainty(np.array([[1.0], [3.0]]), np.array([[1.0], [3.0]]))  # two Poisson rates
+    >>> float(u.epistemic_std[0]), round(float(u.aleatoric_std[0]) ** 2, 12)
+    (1.0, 2.0)
+    """
+    m, v = np.asarray(mean, dtype=np.float64), np.asarray(var, dtype=np.float64)
     epi = m.std(axis=0)
-    ale = np.sqrt(np.mean(sd**2, axis=0))
+    ale = np.sqrt(np.mean(v, axis=0))
     return RegressionUncertainty(
         mean=m.mean(axis=0),
         epistemic_std=epi,
@@ -582,9 +598,20 @@ def gaussian_log_likelihood(mu: ArrayLike, sigma: ArrayLike, y: ArrayLike) -> fl
     t = _as_targets(y, n)
     _need_points(n)
     z = (t - m) / sd
-    logpdf = -0.5 * np.log(2.0 * np.pi) - np.log(sd) - 0.5 * z**2
-    ll = special.logsumexp(logpdf, axis=0) - np.log(s_)
-    return float(ll.mean())
+    return mean_log_predictive_density(-0.5 * np.log(2.0 * np.pi) - np.log(sd) - 0.5 * z**2)
+
+
+def mean_log_predictive_density(log_lik: ArrayLike) -> float:
+    """Mean over points of ``log mean_s p(y_n | draw s)`` (nats) from the pointwise log-likelihood (S, N).
+
+    >>> round(mean_log_predictive_density(np.log([[0.2, 0.5], [0.4, 0.5]])), 5)  # log 0.3, log 0.5
+    -0.94856
+    """
+    ll = np.asarray(log_lik, dtype=np.float64)
+    if ll.ndim != 2 or ll.shape[0] < 1:
+        raise ValueError(f"log_lik must have shape (S, N) with S >= 1; got shape {_shape_str(ll.shape)}")
+    _need_points(ll.shape[1])
+    return float(np.mean(special.logsumexp(ll, axis=0) - np.log(ll.shape[0])))
 
 
 def interval_coverage(lower: ArrayLike, upper: ArrayLike, y: ArrayLike) -> float:

@@ -166,7 +166,7 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
             device: str | None = None, attrs: dict | None = None) -> Predictions:
     """Per-draw network outputs of ``spec`` on ``X`` for every draw of ``posterior``.
 
-    Regression outputs (``mu``, ``sigma``) are reported in ``y``'s units, undoing the target scaling
+    Outputs of standardized targets (``mu``, ``sigma``) are reported in ``y``'s units, undoing the target scaling
     recorded in ``attrs`` (``pbnn_y_loc``, ``pbnn_y_scale``; see :mod:`pbnn.scaling`).
 
     With targets ``y`` (N,) the tree also holds ``log_likelihood`` (variable ``y``, dims ``chain, draw,
@@ -193,15 +193,14 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
     }
     with on_device(device):
         values = predictor(params, X, None if y is None else _model_targets(spec, scaling, y))
-    values = scaling.to_user_units(values)
+    values = scaling.to_user_units(values, spec.likelihood_)
     loglik = values.pop(LOG_LIKELIHOOD, None)
     data_vars = {}
     for name, arr in values.items():
         dims = ("chain", "draw", *predictor.output_dims[name])
         data_vars[name] = (dims, arr.reshape(n_chain, n_draw, *arr.shape[1:]))
     coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, "obs": np.arange(len(X))}
-    if spec.likelihood == "categorical":
-        coords["class"] = np.arange(spec.output_units)
+    coords.update({dim: np.asarray(coord) for dim, coord in spec.likelihood_.coords(spec.output_units).items()})
     predictions = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
     from pbnn.compile import input_dims
 
@@ -218,8 +217,8 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
 
 
 def _model_targets(spec: BNN, scaling: TargetScaling, y: np.ndarray) -> np.ndarray:
-    """Targets on the model's scale: standardized for regression (:mod:`pbnn.scaling`), labels as they are."""
-    return scaling.standardize(y) if spec.task == "regression" else y
+    """Targets on the model's scale: standardized where the likelihood says so (:mod:`pbnn.scaling`), else as they are."""
+    return scaling.standardize(y) if spec.likelihood_.standardize_targets else y
 
 
 class Predictions:
@@ -253,11 +252,17 @@ class Predictions:
         bernoulli model's ``p`` is expanded to two classes) and ``mu`` for regression.
         """
         name = name or ("p" if self.task == "classification" else "mu")
+        arr = self._stacked(name)
+        return self.spec.likelihood_.class_probabilities(arr) if name == "p" else arr
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """Every output of the likelihood as it is stored, draws of all chains stacked: (draws, obs, ...)
+        or (draws,); what the likelihood's ``log_likelihood``, ``sample`` and ``moments`` take."""
+        return {name: self._stacked(name) for name in self.spec.likelihood_.outputs}
+
+    def _stacked(self, name: str) -> np.ndarray:
         da = self.idata["predictions"][name]
-        arr = da.values.reshape(-1, *da.shape[2:])
-        if name == "p" and self.spec.likelihood == "bernoulli":
-            arr = np.stack([1.0 - arr, arr], axis=-1)
-        return arr
+        return da.values.reshape(-1, *da.shape[2:])
 
     def mean(self) -> xr.DataArray:
         """Posterior predictive mean: class probabilities (``p``) or the regression mean (``mu``)."""

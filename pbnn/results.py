@@ -95,7 +95,7 @@ class Fit:
 
         X = self.idata["constant_data"]["X"].values
         y = self.idata["observed_data"]["y"].values
-        if self.spec.task == "regression":
+        if self.spec.likelihood_.standardize_targets:
             y = TargetScaling.from_attrs(self.idata.attrs).standardize(y)
         return build_model(self.spec, X, y, initial_values=False)
 

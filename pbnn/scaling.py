@@ -1,25 +1,30 @@
 """Target scaling: regression targets are standardized for fitting and predictions come back in y's units.
 
-:func:`pbnn.fit` always fits a regression likelihood to ``(y - loc) / scale`` with ``loc``, ``scale`` the
-training mean and sd of ``y``, so that the priors (``Normal(1)`` weights, ``HalfNormal(1)`` noise sd) mean
-the same for any units of ``y``. The two numbers are stored in the fit's DataTree attributes
-(``pbnn_y_loc``, ``pbnn_y_scale``), so that predictions, also after ``save``/``load``, report ``mu``
-and ``sigma`` in the units of ``y``. Classification targets are left alone (no attributes).
+:func:`pbnn.fit` fits a likelihood whose ``standardize_targets`` is true (Gaussian, Student-t) to
+``(y - loc) / scale`` with ``loc``, ``scale`` the training mean and sd of ``y``, so that the priors
+(``Normal(1)`` weights, ``HalfNormal(1)`` noise sd) mean the same for any units of ``y``. The two numbers
+are stored in the fit's DataTree attributes (``pbnn_y_loc``, ``pbnn_y_scale``), so that predictions, also
+after ``save``/``load``, report ``mu`` and ``sigma`` in the units of ``y``. Other targets (class labels,
+counts) are left alone (no attributes).
 
 >>> import numpy as np
 >>> s = TargetScaling.from_targets(np.array([1.0, 3.0]))
 >>> s, s.standardize(np.array([1.0, 3.0])).tolist()
 (TargetScaling(loc=2.0, scale=1.0), [-1.0, 1.0])
->>> s.to_user_units({"mu": np.array([0.5]), "sigma": np.array([2.0])})["mu"].tolist()
+>>> from pbnn.likelihoods import get_likelihood
+>>> s.to_user_units({"mu": np.array([0.5]), "sigma": np.array([2.0])}, get_likelihood("normal"))["mu"].tolist()
 [2.5]
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pbnn.likelihoods import Likelihood
 
 ATTRS = ("pbnn_y_loc", "pbnn_y_scale")
 
@@ -48,12 +53,12 @@ class TargetScaling(NamedTuple):
     def standardize(self, y: np.ndarray) -> np.ndarray:
         return (y - self.loc) / self.scale
 
-    def to_user_units(self, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Network outputs on the standardized scale -> ``y``'s units: ``mu`` shifted and scaled,
-        ``sigma`` (a noise sd or scale) scaled, anything else (``p``, ``nu``) unchanged."""
+    def to_user_units(self, outputs: Mapping[str, np.ndarray], likelihood: Likelihood) -> dict[str, np.ndarray]:
+        """Outputs of ``likelihood`` on the standardized scale -> ``y``'s units: its location outputs
+        (``mu``) shifted and scaled, its scale outputs (``sigma``) scaled, the others (``p``, ``nu``) unchanged."""
         out = dict(outputs)
-        if "mu" in out:
-            out["mu"] = self.loc + self.scale * np.asarray(out["mu"])
-        if "sigma" in out:
-            out["sigma"] = self.scale * np.asarray(out["sigma"])
+        for name in likelihood.location_outputs:
+            out[name] = self.loc + self.scale * np.asarray(out[name])
+        for name in likelihood.scale_outputs:
+            out[name] = self.scale * np.asarray(out[name])
         return out

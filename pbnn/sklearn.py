@@ -4,9 +4,10 @@
 (``None`` = :func:`pbnn.fit`'s default) and work in ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``.
 The spec's output is adapted to the task when fitted (``spec_``):
 
-* classifier with K classes: the likelihood becomes ``bernoulli`` (K = 2) or ``categorical`` (K > 2) and
-  the last layer with weights (a ``Dense``) gets 1 or K units; labels of any type are mapped to 0..K-1
-  in the order of ``classes_``;
+* classifier with K classes: the likelihood becomes the first registered one that models K classes
+  (:func:`pbnn.likelihoods.classification_likelihood`: ``bernoulli`` for K = 2, ``categorical`` for
+  K > 2) and the last layer with weights (a ``Dense``) gets its units (1 or K); labels of any type are
+  mapped to 0..K-1 in the order of ``classes_``;
 * regressor: a regression spec is kept as it is; a classification spec (e.g. a zoo name) gets the
   ``normal`` likelihood and 1 output unit.
 
@@ -40,6 +41,7 @@ except ImportError:  # scikit-learn < 1.6
 from pbnn import metrics, zoo
 from pbnn.errors import SpecError
 from pbnn.inference import fit as pbnn_fit
+from pbnn.likelihoods import Likelihood, classification_likelihood
 from pbnn.predict import Predictions
 from pbnn.results import Fit
 from pbnn.spec import BNN
@@ -202,15 +204,16 @@ class BNNRegressor(RegressorMixin, _BNNEstimator):
         if kind not in ("total", "epistemic", "aleatoric"):
             raise ValueError(f"kind: unknown uncertainty {kind!r}; expected one of total, epistemic, aleatoric")
         pred = self._predictions(X)
-        u = metrics.regression_uncertainty(pred.draws("mu"), pred.draws("sigma"))
+        u = metrics.moment_uncertainty(*pred.spec.likelihood_.moments(pred.outputs()))
         return {"total": u.total_std, "epistemic": u.epistemic_std, "aleatoric": u.aleatoric_std}[kind]
 
 
 def _classification_spec(spec: BNN, n_classes: int) -> BNN:
-    return _with_output(spec, "bernoulli" if n_classes == 2 else "categorical", 1 if n_classes == 2 else n_classes)
+    likelihood, units = classification_likelihood(n_classes)
+    return _with_output(spec, likelihood, units)
 
 
-def _with_output(spec: BNN, likelihood: str, units: int) -> BNN:
+def _with_output(spec: BNN, likelihood: str | Likelihood, units: int) -> BNN:
     """``spec`` with ``likelihood`` and ``units`` output units in its last layer with weights."""
     index = max(i for i, layer in enumerate(spec.layers) if layer.has_params)
     last = spec.layers[index]

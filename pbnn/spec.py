@@ -40,14 +40,16 @@ class BNN:
     layers : sequence of :mod:`pbnn.layers` objects, applied in order.
     prior : a :mod:`pbnn.priors` object for every weight and bias (default ``Normal(1.0)``); a
         ``Dense(..., prior=...)`` overrides it for that layer.
-    likelihood : a name of :data:`pbnn.likelihoods.LIKELIHOODS`: ``"bernoulli"``, ``"categorical"``,
-        ``"normal"``, ``"heteroscedastic_normal"`` or ``"student_t"``.
+    likelihood : a name of :data:`pbnn.likelihoods.LIKELIHOODS` (``"bernoulli"``, ``"categorical"``,
+        ``"normal"``, ...) or a :mod:`pbnn.likelihoods` object with other hyperpriors, e.g.
+        ``Normal(noise_scale=2.0)``. An object at its defaults is stored as its name, so that both
+        spellings give equal specs and the short TOML form.
     name, description : free text shown in summaries and stored with every fit.
     """
 
     layers: tuple[Layer, ...]
     prior: Prior = field(default_factory=Normal)
-    likelihood: str = "bernoulli"
+    likelihood: str | Likelihood = "bernoulli"
     name: str = "bnn"
     description: str = ""
 
@@ -71,7 +73,10 @@ class BNN:
                 f"layers[{i}] {layer.describe()}: the last layer with weights must be a Dense layer "
                 "(its units are the likelihood's outputs); add e.g. Dense(10) after it"
             )
-        self.likelihood_.check_units(layer.units)
+        likelihood = get_likelihood(self.likelihood)
+        short = likelihood.to_value()
+        object.__setattr__(self, "likelihood", short if isinstance(short, str) else likelihood)
+        likelihood.check_units(layer.units)
         _check_hierarchical_scales(self)
         for name in ("name", "description"):
             if not isinstance(getattr(self, name), str):
@@ -80,7 +85,7 @@ class BNN:
     # -- structure ---------------------------------------------------------------------------
     @property
     def likelihood_(self) -> Likelihood:
-        """The :class:`~pbnn.likelihoods.Likelihood` object named by ``likelihood``."""
+        """The :class:`~pbnn.likelihoods.Likelihood` object of ``likelihood``."""
         return get_likelihood(self.likelihood)
 
     @property
@@ -134,7 +139,7 @@ class BNN:
         return {
             "name": self.name,
             "description": self.description,
-            "likelihood": self.likelihood,
+            "likelihood": self.likelihood_.to_value(),
             "prior": self.prior.to_dict(),
             "layers": layers,
         }
@@ -160,13 +165,17 @@ class BNN:
             return cls(layers=tuple(layers), prior=prior, **rest)
         except SpecError as err:
             key = str(err).split(":", 1)[0]
+            if key.startswith("likelihood."):  # a hyperprior of a [likelihood] table
+                raise SpecError(str(err), table="likelihood", key=key.split(".", 1)[1]) from None
             raise SpecError(str(err), table="spec", key=key if key in rest else None) from None
 
     def to_toml(self) -> str:
         """The spec as a TOML document (the format of the zoo's ``models/*.toml``)."""
         d = self.to_dict()
-        lines = [f"{k} = {_toml_value(d[k])}" for k in ("name", "description", "likelihood")]
+        lines = [f"{k} = {_toml_value(d[k])}" for k in ("name", "description", "likelihood") if not isinstance(d[k], dict)]
         lines += ["", "[prior]"] + [f"{k} = {_toml_value(v)}" for k, v in d["prior"].items()]
+        if isinstance(d["likelihood"], dict):  # non-default hyperpriors
+            lines += ["", "[likelihood]"] + [f"{k} = {_toml_value(v)}" for k, v in d["likelihood"].items()]
         for layer in d["layers"]:
             lines += ["", "[[layers]]"] + [f"{k} = {_toml_value(v)}" for k, v in layer.items()]
         return "\n".join(lines) + "\n"

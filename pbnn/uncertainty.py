@@ -81,8 +81,11 @@ def uncertainty(pred: Predictions, *, prob: float = 0.9, seed: int = 0) -> xr.Da
     * ``label_spread_chi2`` (obs): chi-square of one sampled label per draw against uniform
       (low = spread out = uncertain), sampled with ``seed``.
 
-    Regression: ``mean``, ``epistemic_std``, ``aleatoric_std``, ``total_std`` and the central
-    ``prob`` interval ``lower``, ``upper`` of the predictive mixture (obs).
+    Regression (any likelihood with per-draw predictive moments: Gaussian, Student-t, counts): ``mean``,
+    ``epistemic_std`` (std over draws of each draw's mean), ``aleatoric_std`` (root of the mean over draws
+    of each draw's variance), ``total_std`` (``total**2 = aleatoric**2 + epistemic**2``) and the central
+    ``prob`` interval ``lower``, ``upper`` of the predictive mixture (obs; the likelihood's
+    :meth:`~pbnn.likelihoods.Likelihood.interval`, from predictive draws with ``seed`` where it is not exact).
 
     >>> import numpy as np, pbnn
     >>> from pbnn import datasets
@@ -96,8 +99,7 @@ def uncertainty(pred: Predictions, *, prob: float = 0.9, seed: int = 0) -> xr.Da
     obs = pred["predictions"]["obs"].values
     if pred.task == "classification":
         return _classification_uncertainty(pred.draws(), obs, seed)
-    _check_gaussian(pred)
-    return _regression_uncertainty(pred.draws("mu"), pred.draws("sigma"), obs, prob)
+    return _regression_uncertainty(pred, obs, prob, seed)
 
 
 def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int) -> xr.Dataset:
@@ -128,9 +130,10 @@ def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int) -
     return ds
 
 
-def _regression_uncertainty(mu: np.ndarray, sigma: np.ndarray, obs: np.ndarray, prob: float) -> xr.Dataset:
-    parts = metrics.regression_uncertainty(mu, sigma).as_dict()
-    lower, upper = metrics.predictive_interval(mu, sigma, prob=prob)
+def _regression_uncertainty(pred: Predictions, obs: np.ndarray, prob: float, seed: int) -> xr.Dataset:
+    likelihood, outputs = pred.spec.likelihood_, pred.outputs()
+    parts = metrics.moment_uncertainty(*likelihood.moments(outputs)).as_dict()
+    lower, upper = likelihood.interval(outputs, prob, seed=seed)
     ds = xr.Dataset({name: ("obs", values) for name, values in parts.items()}, coords={"obs": obs})
     ds["lower"] = ("obs", lower, {"long_name": f"lower end of the central {prob:g} interval"})
     ds["upper"] = ("obs", upper, {"long_name": f"upper end of the central {prob:g} interval"})
@@ -145,8 +148,9 @@ def scores(pred: Predictions, y: Any, *, n_bins: int = 10, prob: float = 0.9) ->
     point; ``brier``; ``ece``, the expected calibration error over ``n_bins`` equal-width confidence
     bins; and the reliability table along ``bin`` (``bin_lower``, ``bin_upper``, ``bin_count``,
     ``bin_confidence``, ``bin_accuracy``; NaN for empty bins).
-    Regression: ``rmse``, ``lpd`` (the Gaussian test log-likelihood, nats per point) and
-    ``coverage``, the fraction of targets inside the central ``prob`` interval.
+    Regression: ``rmse`` of the predictive mean, ``lpd`` (the test log-likelihood ``log mean_s p_s(y)``
+    under the spec's likelihood, nats per point) and ``coverage``, the fraction of targets inside the
+    central ``prob`` interval (as in :func:`uncertainty`, ``seed`` 0).
 
     >>> import pbnn
     >>> from pbnn import datasets
@@ -159,13 +163,13 @@ def scores(pred: Predictions, y: Any, *, n_bins: int = 10, prob: float = 0.9) ->
     _check_predictions(pred)
     y = _check_targets(pred, y)
     if pred.task == "regression":
-        _check_gaussian(pred)
-        mu, sigma = pred.draws("mu"), pred.draws("sigma")
-        lower, upper = metrics.predictive_interval(mu, sigma, prob=prob)
+        likelihood, outputs = pred.spec.likelihood_, pred.outputs()
+        lower, upper = likelihood.interval(outputs, prob)
+        lpd = metrics.mean_log_predictive_density(likelihood.log_likelihood(outputs, y))
         return xr.Dataset(
             {
-                "rmse": metrics.rmse(mu, y),
-                "lpd": ((), metrics.gaussian_log_likelihood(mu, sigma, y), {"units": "nats per point"}),
+                "rmse": metrics.rmse(likelihood.moments(outputs)[0], y),
+                "lpd": ((), lpd, {"units": "nats per point"}),
                 "coverage": ((), metrics.interval_coverage(lower, upper, y), {"prob": prob}),
             },
             attrs={"task": "regression"},
@@ -273,18 +277,6 @@ def _score(task: str, name: str) -> Score:
 def _check_predictions(pred: Any, name: str = "pred") -> None:
     if not isinstance(pred, Predictions):
         raise TypeError(f"{name}: expected pbnn Predictions (from fit.predict(X)), got {type(pred).__name__}")
-
-
-#: Regression likelihoods whose predictive distribution is a mixture of Gaussians over draws.
-GAUSSIAN_LIKELIHOODS = ("normal", "heteroscedastic_normal")
-
-
-def _check_gaussian(pred: Predictions) -> None:
-    if pred.spec.likelihood not in GAUSSIAN_LIKELIHOODS:
-        raise NotImplementedError(
-            f"likelihood {pred.spec.likelihood!r}: regression uncertainty and scores are defined for "
-            f"{', '.join(GAUSSIAN_LIKELIHOODS)}; use pred.draws('mu') for the draws of the mean"
-        )
 
 
 def _check_targets(pred: Predictions, y: Any) -> np.ndarray:

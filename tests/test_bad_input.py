@@ -18,6 +18,7 @@ import xarray as xr
 import pbnn
 from pbnn import layers as L
 from pbnn.errors import DataError, DivergenceError, FitError, SpecError
+from pbnn.likelihoods import LIKELIHOODS
 from pbnn.inference import advi
 
 SPEC = pbnn.zoo.two_layer_tanh()
@@ -79,7 +80,7 @@ LAYER = '[[layers]]\nkind = "dense"\nunits = 1\n'
         ('[[layers]]\n  kind = "dens"\nunits = 1\n', "line 2: layers[1].kind: unknown kind 'dens'; expected one of dense"),
         ('name = "x"\ncolour = 1\n' + LAYER, "line 2: spec: unknown key 'colour'; expected keys are name, description, likelihood, prior, layers"),
         ('name = 3\n' + LAYER, "line 1: name: expected a string, got 3"),
-        ('likelihood = "poisson"\n' + LAYER, "line 1: likelihood: unknown likelihood 'poisson'; expected one of bernoulli, categorical, normal, heteroscedastic_normal, student_t"),
+        ('likelihood = "gamma"\n' + LAYER, f"line 1: likelihood: unknown likelihood 'gamma'; expected one of {', '.join(LIKELIHOODS)}"),
         ('layers = 5\n', "line 1: layers: expected a list of [[layers]] tables, got 5"),
         ('[prior] # weights\nkind = "normal"\nsigma = "big"\n' + LAYER, "line 3: prior: Normal.sigma: expected a positive number, got 'big'"),
         ('name = "x\n' + LAYER, "not valid TOML: "),

@@ -12,6 +12,7 @@ from pbnn import layers as L
 from pbnn import priors as P
 from pbnn.errors import SpecError
 from pbnn.layers import ACTIVATIONS
+from pbnn.likelihoods import LIKELIHOODS
 
 
 def test_dense_shapes_and_counts():
@@ -37,7 +38,7 @@ def test_flatten_shape():
         (lambda: P.Normal(sigma=0), "Normal.sigma: expected a positive number, got 0"),
         (lambda: P.Normal(sigma=float("nan")), "Normal.sigma: expected a positive number, got nan"),
         (lambda: P.Hierarchical(scale=-1.0), "Hierarchical.scale: expected a positive number, got -1.0"),
-        (lambda: pbnn.BNN([L.Dense(1)], likelihood="poisson"), "likelihood: unknown likelihood 'poisson'; expected one of bernoulli, categorical, normal, heteroscedastic_normal, student_t"),
+        (lambda: pbnn.BNN([L.Dense(1)], likelihood="gamma"), f"likelihood: unknown likelihood 'gamma'; expected one of {', '.join(LIKELIHOODS)}"),
         (lambda: pbnn.BNN([L.Dense(3)], likelihood="bernoulli"), "likelihood 'bernoulli' needs a last layer with 1 unit, got 3"),
         (lambda: pbnn.BNN([L.Dense(1)], likelihood="categorical"), "likelihood 'categorical' needs a last layer with one unit per class (>= 2), got 1"),
         (lambda: pbnn.BNN([]), "layers: expected at least one layer, got an empty list"),

@@ -11,9 +11,9 @@ where the penalty is Gal's weight decay for the spec's prior: for ``Normal(0, s)
 ``||W||^2 / (2 q s^2)`` for a weight matrix after dropout (Gal's ``q l^2 / 2 ||M||^2`` with
 ``l = 1 / s``, written for inverted dropout) and ``||b||^2 / (2 s^2)`` for a bias; for ``Laplace`` and
 ``ScaleMixture`` the prior's negative log density. Priors with latent scales (``Hierarchical``,
-``Horseshoe``) are not supported. The noise parameters of the likelihood (``sigma``, and ``nu`` for
-``student_t``) are fitted by maximum likelihood: Gal's model precision ``tau`` is ``1 / sigma**2``,
-learned instead of grid-searched. With ``heteroscedastic_normal`` the network itself gives ``sigma``.
+``Horseshoe``) are not supported. The likelihood's own parameters (``sigma``; ``nu`` for
+``student_t``, ``alpha`` for ``negative_binomial``) are fitted by maximum likelihood: Gal's model
+precision ``tau`` is ``1 / sigma**2``, learned instead of grid-searched. With ``heteroscedastic_normal`` the network itself gives ``sigma``.
 
 Predictions: the posterior holds ``draws`` dropout-masked copies of the trained weights, ``w_i`` with
 row ``j`` zeroed (unit ``j`` dropped) or scaled by ``1 / q``: a network run with a masked weight matrix

@@ -48,7 +48,7 @@ def fit(
 
     ``idata.attrs["pbnn_options"]`` records the resolved options, defaults included (JSON).
     ``seed`` makes the run reproducible (None draws one and records it in ``idata.attrs``).
-    Regression targets are standardized for the fit and predictions come back in ``y``'s units
+    Gaussian and Student-t targets are standardized for the fit and predictions come back in ``y``'s units
     (:mod:`pbnn.scaling`); ``observed_data`` holds ``y`` as given.
 
     Faults: bad data or options raise :class:`~pbnn.errors.DataError`, ``ValueError`` or ``TypeError``
@@ -74,7 +74,7 @@ def fit(
         raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
 
     start = time.perf_counter()
-    y_fit = TargetScaling.from_targets(y).standardize(y) if spec.task == "regression" else y
+    y_fit = TargetScaling.from_targets(y).standardize(y) if spec.likelihood_.standardize_targets else y
     model = build_model(spec, X, y_fit)
     engine = entry.load()
 
@@ -144,7 +144,7 @@ def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: 
         "pbnn_input_shape": json.dumps(list(X.shape[1:])),
         "pbnn_fit_seconds": float(seconds),
     }
-    if spec.task == "regression":  # y was standardized for the fit; predictions undo it (pbnn.scaling)
+    if spec.likelihood_.standardize_targets:  # y was standardized for the fit; predictions undo it (pbnn.scaling)
         attrs.update(TargetScaling.from_targets(y).to_attrs())
     obs = {"obs": np.arange(len(y))}
     input_dims = [model.named_vars_to_dims["X"][k] for k in range(X.ndim)]
