@@ -23,6 +23,7 @@ from pbnn.likelihoods.categorical import Categorical
 from pbnn.likelihoods.normal import Normal
 from pbnn.likelihoods.heteroscedastic_normal import HeteroscedasticNormal
 from pbnn.likelihoods.student_t import StudentT
+from pbnn.likelihoods.poisson import Poisson
 
 __all__ = [
     "LIKELIHOODS",
