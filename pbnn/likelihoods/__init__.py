@@ -24,6 +24,7 @@ from pbnn.likelihoods.normal import Normal
 from pbnn.likelihoods.heteroscedastic_normal import HeteroscedasticNormal
 from pbnn.likelihoods.student_t import StudentT
 from pbnn.likelihoods.poisson import Poisson
+from pbnn.likelihoods.negative_binomial import NegativeBinomial
 
 __all__ = [
     "LIKELIHOODS",
