@@ -28,11 +28,15 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pbnn import datasets as D
 from pbnn.diagnostics import Diagnosis, diagnose
 from pbnn.inference import METHODS, methods as registry
 from pbnn.inference import fit as fit_method
+from pbnn.plot import (
+    _accuracy_floor, _bin_counts, _confidence_floor, _elbo, _figure, _running_mean, _scatter_data, _show_whole,
+)
 from pbnn.predict import Predictions
 from pbnn.results import Fit
 from pbnn.spec import BNN
@@ -171,60 +175,103 @@ class Comparison:
 
     # -- figures ---------------------------------------------------------------------------------
     def plot_maps(self, *, resolution: int = 80, margin: float = 0.5, path: str | Path | None = None) -> Figure:
-        """Predictive mean (top) and spread (bottom) over a grid around 2-D inputs, one column per method."""
+        """Predictive mean (top) and spread (bottom) over a grid around 2-D inputs, one column per method.
+
+        Each row has one colour scale for all methods and its colour bar; the test points are drawn on top.
+        """
         X, y = self.data.X_test, self.data.y_test
         if X.ndim != 2 or X.shape[1] != 2:
             raise ValueError(f"plot_maps: needs 2-D inputs of shape (n, 2), got {X.shape}")
         lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
         g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
         grid = np.column_stack([g0.ravel(), g1.ravel()])
-        fig = Figure(figsize=(4.2 * len(self.results), 7.5), layout="constrained")
-        axes = fig.subplots(2, len(self.results), sharex=True, sharey=True, squeeze=False)
-        panels = []
-        for k, r in enumerate(self.results.values()):
+        classes = self.task == "classification"
+        means, spreads = [], []
+        for r in self.results.values():
             pred = r.fit.predict(grid)
             mean = _mean(pred)
-            mean = mean[:, 1] if self.task == "classification" else mean
-            panels.append((axes[0, k], mean.reshape(g0.shape), f"{r.method}: mean"))
-            panels.append((axes[1, k], _spread(pred).reshape(g0.shape), f"{r.method}: spread"))
-        vmax = max(p[1].max() for p in panels[1::2])
-        for i, (ax, values, title) in enumerate(panels):
-            spread = i % 2 == 1
-            c = ax.contourf(g0, g1, values, levels=np.linspace(0, vmax, 21) if spread else 20,
-                            cmap="magma_r" if spread else "RdBu_r", vmin=0 if spread else None)
-            ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=6, edgecolors="k", linewidths=0.2)
-            ax.set_title(title)
-        fig.colorbar(c, ax=axes[1, :], label="predictive spread (same scale for all methods)")
-        fig.suptitle(f"{self.spec.name} on {self.data.name}")
+            n_classes = mean.shape[-1] if classes else 0
+            if classes:
+                mean = mean[:, 1] if n_classes == 2 else mean.max(axis=-1)
+            means.append(mean.reshape(g0.shape))
+            spreads.append(_spread(pred).reshape(g0.shape))
+        binary = n_classes == 2
+        if classes:
+            mean_label = "P(class 1)" if binary else "probability of the predicted class"
+            mean_levels = np.linspace(0 if binary else 1 / n_classes, 1, 21)
+        else:
+            mean_label = "predictive mean"
+            mean_levels = MaxNLocator(20).tick_values(min(m.min() for m in means), max(m.max() for m in means))
+        spread_levels = MaxNLocator(20).tick_values(0, max(max(s.max() for s in spreads), 1e-12))
+        rows = [  # values, levels, colour map, panel name, colour-bar label
+            (means, mean_levels, "RdBu_r" if binary else "viridis", "mean", f"{mean_label} (one scale for all methods)"),
+            (spreads, spread_levels, "magma_r", "spread", "predictive spread (one scale for all methods)"),
+        ]
+        fig = _figure(4.2 * len(self.results) + 1.2, 7.5)
+        axes = fig.subplots(2, len(self.results), sharex=True, sharey=True, squeeze=False)
+        for i, (values, levels, cmap, what, label) in enumerate(rows):
+            for k, method in enumerate(self.results):
+                ax = axes[i, k]
+                c = ax.contourf(g0, g1, values[k], levels=levels, cmap=cmap, extend="neither")
+                _scatter_data(ax, X, y if classes or i == 0 else None, classes=classes, cmap=c.cmap, norm=c.norm)
+                ax.set_title(f"{method}: {what}")
+            fig.colorbar(c, ax=axes[i, :], label=label, shrink=0.9)
+        for ax in axes[1, :]:
+            ax.set_xlabel("x1")
+        for ax in axes[:, 0]:
+            ax.set_ylabel("x2")
+        if classes:
+            axes[0, 0].legend(loc="upper left", fontsize="small")
+        fig.suptitle(f"{self.spec.name} on {self.data.name}: test points over the predictive mean and spread")
         return _save(fig, path)
 
     def plot_elbo(self, *, path: str | Path | None = None) -> Figure:
-        """ELBO histories (running mean over 1% of the steps) of the variational methods."""
-        fig = Figure(figsize=(7, 4), layout="constrained")
-        ax = fig.subplots()
-        for r in self.results.values():
-            elbo = _elbo(r.fit)
-            if elbo is None:
-                continue
-            span = max(1, len(elbo) // 100)
-            ax.plot(np.arange(span, len(elbo) + 1), np.convolve(elbo, np.ones(span) / span, mode="valid"), label=r.method)
-            ax.set_ylim(bottom=np.quantile(elbo[np.isfinite(elbo)], 0.05))
-        ax.set(xlabel="step", ylabel="ELBO", title=f"{self.spec.name} on {self.data.name}: ELBO")
-        ax.legend()
+        """ELBO histories (running means over 1% of the steps) of the variational methods.
+
+        Left: every method's whole curve (a symmetric log axis when the starts lie far below the ends);
+        right: the second half of each run, on limits drawn from all of them.
+        """
+        curves = {m: _running_mean(e) for m, e in ((m, _elbo(r.fit)) for m, r in self.results.items()) if e is not None}
+        if not curves:
+            raise ValueError("plot_elbo: no compared method has an ELBO history (sample_stats.elbo)")
+        fig = _figure(11, 4)
+        whole, late = fig.subplots(1, 2)
+        for k, (method, (steps, smooth, span)) in enumerate(curves.items()):
+            whole.plot(steps, smooth, color=f"C{k}", label=f"{method} (running mean over {span} steps)")
+            half = steps > steps[-1] / 2
+            late.plot(steps[half], smooth[half], color=f"C{k}", label=method)
+        _show_whole(whole, [smooth for _, smooth, _ in curves.values()])
+        _show_whole(late, [smooth[steps > steps[-1] / 2] for steps, smooth, _ in curves.values()])
+        whole.set(xlabel="step", ylabel="ELBO", title="whole run")
+        late.set(xlabel="step", title="second half of each run")
+        whole.legend(loc="lower right", fontsize="small")
+        fig.suptitle(f"{self.spec.name} on {self.data.name}: ELBO")
         return _save(fig, path)
 
     def plot_reliability(self, *, path: str | Path | None = None) -> Figure:
-        """Reliability diagram: accuracy vs confidence per bin, one line per method."""
-        fig = Figure(figsize=(5, 5), layout="constrained")
-        ax = fig.subplots()
-        ax.plot([0, 1], [0, 1], color="0.6", ls="--", label="perfect calibration")
-        for r in self.results.values():
-            s = r.scores
-            ax.plot(s["bin_confidence"].values, s["bin_accuracy"].values, marker="o",
-                    label=f"{r.method} (ECE {float(s['ece']):.3f})")
-        ax.set(xlabel="confidence (predicted class probability)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
-               title=f"{self.spec.name} on {self.data.name}: calibration")
-        ax.legend()
+        """Reliability diagram: accuracy vs confidence per bin, one line per method, and each bin's count.
+
+        The bins are those of the ECE; the confidence axis starts at ``1 / n_classes`` (0.5 for binary data).
+        """
+        if self.task != "classification":
+            raise ValueError("plot_reliability: needs a classifier; this comparison is of a regression model")
+        tables = [r.scores for r in self.results.values()]
+        first = next(iter(self.results.values()))
+        n_bins = tables[0].sizes["bin"]
+        floor = _confidence_floor(first.pred, n_bins)
+        fig = _figure(5.5, 6.5)
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.2))
+        top.plot([floor, 1], [floor, 1], color="0.6", ls="--", label="perfect calibration")
+        colors = [f"C{k}" for k in range(len(tables))]
+        for r, s, color in zip(self.results.values(), tables, colors):
+            top.plot(s["bin_confidence"].values, s["bin_accuracy"].values, marker="o", color=color,
+                     label=f"{r.method} (ECE {float(s['ece']):.3f})")
+        top.set(ylabel="accuracy", xlim=(floor, 1), ylim=(_accuracy_floor(floor, tables), 1.0),
+                title=f"{self.spec.name} on {self.data.name}: calibration")
+        top.legend(loc="upper left")
+        centers = 0.5 * (tables[0]["bin_lower"].values + tables[0]["bin_upper"].values)
+        _bin_counts(bottom, centers, [s["bin_count"].values for s in tables], 0.9 / n_bins, colors)
+        bottom.set(xlabel="confidence (predicted class probability)", ylabel="points per bin")
         return _save(fig, path)
 
     def __repr__(self) -> str:
@@ -311,11 +358,6 @@ def _spread(pred: Predictions) -> np.ndarray:
     if pred.task == "classification":
         return u["std"].max("class").values
     return u["total_std"].values
-
-
-def _elbo(fit: Fit) -> np.ndarray | None:
-    stats = fit.idata["sample_stats"] if "sample_stats" in fit.idata.children else None
-    return stats["elbo"].values if stats is not None and "elbo" in stats else None
 
 
 def _save(fig: Figure, path: str | Path | None) -> Figure:

@@ -1,5 +1,9 @@
 """Plots of fits and predictions (matplotlib); each returns a Figure and can save a PNG.
 
+Every figure is a :class:`InlineFigure`: a cell that returns it shows it as a PNG in Jupyter under any
+matplotlib backend (no ``%matplotlib inline`` needed); it never enters pyplot's registry of figures, so it
+is neither shown twice nor kept alive after the last reference to it goes.
+
 >>> import pbnn
 >>> from pbnn import datasets
 >>> X_tr, X_te, y_tr, y_te = datasets.moons(n_samples=200)
@@ -11,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +26,49 @@ from matplotlib.figure import Figure
 
 from pbnn.predict import Predictions
 from pbnn.results import Fit
+
+#: Marker shapes of the classes in scatter plots of data (cycled beyond eight classes).
+CLASS_MARKERS = "o^sDvP*X"
+
+
+class InlineFigure(Figure):
+    """A matplotlib Figure with a PNG representation, shown by Jupyter whatever the backend.
+
+    >>> fig = InlineFigure(figsize=(2, 2))
+    >>> fig._repr_png_()[:4]
+    b'\\x89PNG'
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
+
+
+def _figure(width: float, height: float) -> InlineFigure:
+    return InlineFigure(figsize=(width, height), layout="constrained")
+
+
+def _scatter_data(ax: Any, X: np.ndarray, y: Any | None, *, classes: bool, cmap: Any = None, norm: Any = None,
+                  size: float = 16) -> None:
+    """Points of ``X`` that stay visible on any background: every marker has a black and a white part.
+
+    Classes alternate white faces with black edges and black faces with white edges and each has its own
+    marker shape; continuous targets are coloured by ``cmap``/``norm`` with black edges.
+    """
+    if y is None:
+        ax.scatter(X[:, 0], X[:, 1], s=size, c="white", edgecolors="black", linewidths=0.7)
+        return
+    y = np.asarray(y)
+    if not classes:
+        ax.scatter(X[:, 0], X[:, 1], s=size, c=y, cmap=cmap, norm=norm, edgecolors="black", linewidths=0.7)
+        return
+    for k, label in enumerate(np.unique(y)):
+        face, edge = ("white", "black") if k % 2 == 0 else ("black", "white")
+        at = y == label
+        marker = CLASS_MARKERS[k % len(CLASS_MARKERS)]
+        ax.scatter(X[at, 0], X[at, 1], s=size * (1.0 if marker == "o" else 1.6), marker=marker, c=face,
+                   edgecolors=edge, linewidths=0.7, label=f"class {label}")
 
 
 def uncertainty_map(
@@ -55,22 +103,72 @@ def uncertainty_map(
         mean_label, mean_cmap = "predictive mean", "viridis"
     mean, std = draws.mean(axis=0).reshape(g0.shape), draws.std(axis=0).reshape(g0.shape)
     panels = [(mean, mean_label, "posterior predictive mean"), (std, "posterior std", "uncertainty (std over draws)"), *extra]
-    fig = Figure(figsize=(5.5 * len(panels), 4.5), layout="constrained")
+    fig = _figure(5.5 * len(panels), 4.5)
     axes = fig.subplots(1, len(panels), sharey=True)
+    classes = fit.spec.task == "classification"
     for k, (ax, (values, label, panel_title)) in enumerate(zip(axes, panels)):
-        cmap = mean_cmap if k == 0 else "magma_r"
-        contour = ax.contourf(g0, g1, values, levels=20, cmap=cmap)
+        contour = ax.contourf(g0, g1, values, levels=20, cmap=mean_cmap if k == 0 else "magma_r")
         fig.colorbar(contour, ax=ax, label=label)
-        if y is not None:
-            ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y), cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
-        else:
-            ax.scatter(X[:, 0], X[:, 1], c="k", s=6)
+        _scatter_data(ax, X, y if classes or k == 0 else None, classes=classes, cmap=contour.cmap, norm=contour.norm)
         ax.set(xlabel="x1", title=panel_title)
     axes[0].set_ylabel("x2")
+    if y is not None and classes:
+        axes[0].legend(loc="upper left", fontsize="small")
     fig.suptitle(title or f"{fit.spec.name}: {fit.method}")
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, path)
+
+
+def regression_band(
+    fit: Fit | Mapping[str, Fit], X: Any, y: Any | None = None, *, grid: Any | None = None, resolution: int = 200,
+    margin: float = 0.5, prob: float = 0.9, path: str | Path | None = None, title: str | None = None,
+) -> Figure:
+    """A 1-D regression: predictive mean, epistemic and total central ``prob`` bands, and the points ``X``, ``y``.
+
+    The dark band is the central interval of the network's mean over posterior draws (epistemic: what
+    more data would remove), the light one that of the predictive distribution (noise included: where a
+    new ``y`` falls). They are drawn over ``grid`` (default: ``resolution`` points from ``min(X) - margin``
+    to ``max(X) + margin``). ``fit`` may be a mapping of labels to fits: one panel each, one y axis.
+
+    >>> import pbnn
+    >>> ds = pbnn.datasets.sine(n_samples=64)
+    >>> fit = pbnn.fit(pbnn.zoo.sine(), ds.X_train, ds.y_train, steps=1000, progressbar=False, seed=0)
+    >>> fig = pbnn.plot.regression_band(fit, ds.X_train, ds.y_train, margin=1.0)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['x']
+    """
+    fits = {fit.method: fit} if isinstance(fit, Fit) else dict(fit)
+    if not fits or not all(isinstance(f, Fit) for f in fits.values()):
+        raise TypeError("fit: expected a pbnn Fit or a mapping of labels to fits")
+    for label, f in fits.items():
+        if f.spec.task != "regression" or f.input_shape != (1,):
+            raise ValueError(f"fit {label!r}: regression_band needs a regression fit on 1-D inputs, got a "
+                             f"{f.spec.task} fit on inputs of shape {f.input_shape}")
+    x = np.asarray(X, dtype=float)
+    if not (x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)):
+        raise ValueError(f"X: regression_band needs 1-D inputs of shape (n,) or (n, 1), got {x.shape}")
+    x = x.reshape(-1)
+    if grid is None:
+        grid = np.linspace(x.min() - margin, x.max() + margin, resolution)
+    grid = np.sort(np.asarray(grid, dtype=float).reshape(-1))
+    fig = _figure(5.0 * len(fits), 4.0)
+    axes = np.atleast_1d(fig.subplots(1, len(fits), sharey=True, squeeze=False)[0])
+    for ax, (label, f) in zip(axes, fits.items()):
+        pred = f.predict(grid[:, None])
+        u = pred.uncertainty(prob=prob)
+        epistemic = np.quantile(pred.draws("mu"), [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+        ax.fill_between(grid, u["lower"].values, u["upper"].values, color="C0", alpha=0.2, lw=0,
+                        label=f"{prob:.0%} predictive (total)")
+        ax.fill_between(grid, epistemic[0], epistemic[1], color="C0", alpha=0.45, lw=0,
+                        label=f"{prob:.0%} of the mean (epistemic)")
+        ax.plot(grid, u["mean"].values, color="C0", lw=1.5, label="predictive mean")
+        if y is not None:
+            ax.scatter(x, np.asarray(y, dtype=float), s=12, c="black", edgecolors="white", linewidths=0.5, zorder=3,
+                       label="data")
+        ax.set(xlabel="x", title=label)
+    axes[0].set_ylabel("y")
+    axes[0].legend(loc="best", fontsize="small")
+    fig.suptitle(title or f"{next(iter(fits.values())).spec.name}: predictive mean and central {prob:.0%} bands")
+    return _finish(fig, path)
 
 
 # -- fits --------------------------------------------------------------------------------------
@@ -79,27 +177,27 @@ def uncertainty_map(
 def elbo_trace(fit: Fit, *, window: float = 0.1, path: str | Path | None = None) -> Figure:
     """ELBO history of an ADVI fit: every step and a running mean (left), the last part (right).
 
-    The right panel shades the two windows of ``window`` of the steps that
+    The left panel shows the whole running mean, on a symmetric log axis when the start lies far below
+    the end; the right panel shades the two windows of ``window`` of the steps that
     :func:`pbnn.diagnose` compares for its convergence verdict.
     """
-    stats = fit.idata["sample_stats"] if "sample_stats" in fit.idata.children else None
-    if stats is None or "elbo" not in stats:
+    elbo = _elbo(fit)
+    if elbo is None:
         raise ValueError(f"fit: a {fit.method} fit has no ELBO history (sample_stats.elbo); elbo_trace needs an ADVI fit")
-    elbo = stats["elbo"].values
     steps = np.arange(1, len(elbo) + 1)
     width = max(1, int(len(elbo) * window))
-    span = max(1, len(elbo) // 100)
-    smooth = np.convolve(elbo, np.ones(span) / span, mode="valid")
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    smooth_steps, smooth, span = _running_mean(elbo)
+    fig = _figure(11, 4)
     whole, tail = fig.subplots(1, 2)
     start = max(0, len(elbo) - 4 * width)
     for ax, first in ((whole, 0), (tail, start)):
-        shown = elbo[first:][np.isfinite(elbo[first:])]
         ax.plot(steps[first:], elbo[first:], lw=0.4, color="0.7", label="ELBO")
-        ax.plot(steps[max(first, span - 1) :], smooth[max(first, span - 1) - (span - 1) :], color="C0",
-                label=f"running mean ({span} steps)")
-        ax.set_ylim(np.quantile(shown, 0.02), shown.max() + 0.05 * np.ptp(shown))
+        shown = smooth_steps > first
+        ax.plot(smooth_steps[shown], smooth[shown], color="C0", label=f"running mean ({span} steps)")
         ax.set_xlabel("step")
+    _show_whole(whole, [smooth])
+    last = elbo[start:][np.isfinite(elbo[start:])]
+    tail.set_ylim(np.quantile(last, 0.02), last.max() + 0.05 * np.ptp(last))
     for k, label in ((2, "window before"), (1, "last window")):
         lo, hi = len(elbo) - k * width, len(elbo) - (k - 1) * width
         tail.axvspan(steps[lo], steps[hi - 1], alpha=0.12, color=f"C{k}")
@@ -112,6 +210,35 @@ def elbo_trace(fit: Fit, *, window: float = 0.1, path: str | Path | None = None)
     return _finish(fig, path)
 
 
+def _elbo(fit: Fit) -> np.ndarray | None:
+    """The ELBO per step of a variational fit (``sample_stats.elbo``), or None."""
+    stats = fit.idata["sample_stats"] if "sample_stats" in fit.idata.children else None
+    return stats["elbo"].values if stats is not None and "elbo" in stats else None
+
+
+def _running_mean(elbo: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Steps (1-based, at each window's end), the mean over windows of 1% of the steps, and that width."""
+    span = max(1, len(elbo) // 100)
+    return np.arange(span, len(elbo) + 1), np.convolve(elbo, np.ones(span) / span, mode="valid"), span
+
+
+def _show_whole(ax: Any, curves: Sequence[np.ndarray]) -> None:
+    """Y limits that show every curve whole: linear with a 5% margin, or a symmetric log axis when the
+    curves reach over 100 times the magnitude of their second halves (a start decades below the end)."""
+    values = np.concatenate([c[np.isfinite(c)] for c in curves])
+    tails = np.concatenate([c[len(c) // 2 :][np.isfinite(c[len(c) // 2 :])] for c in curves])
+    if values.size == 0:
+        return
+    lo, hi = values.min(), values.max()
+    scale = max(np.median(np.abs(tails)), 1e-3 * np.abs(values).max(), 1e-12)
+    if np.abs(values).max() > 100 * scale:
+        ax.set_yscale("symlog", linthresh=10.0 ** np.floor(np.log10(scale)))
+        ax.set_ylim(lo - 0.3 * abs(lo), hi + 0.3 * abs(hi))
+    else:
+        pad = 0.05 * max(hi - lo, 1e-12)
+        ax.set_ylim(lo - pad, hi + pad)
+
+
 def weight_densities(fit: Fit, *, bins: int = 60, path: str | Path | None = None) -> Figure:
     """Posterior density of the weights (and biases) of each layer, pooled over the layer's entries."""
     post = fit.posterior
@@ -122,7 +249,7 @@ def weight_densities(fit: Fit, *, bins: int = 60, path: str | Path | None = None
             layers.setdefault(int(match.group(2)), []).append(str(name))
     if not layers:
         raise ValueError("fit: the posterior has no layer parameters named w_<i> or b_<i>")
-    fig = Figure(figsize=(3.2 * len(layers), 3.2), layout="constrained")
+    fig = _figure(3.2 * len(layers), 3.2)
     axes = np.atleast_1d(fig.subplots(1, len(layers), squeeze=False)[0])
     for ax, (layer, names) in zip(axes, sorted(layers.items())):
         for k, name in enumerate(sorted(names, reverse=True)):  # w before b
@@ -140,23 +267,54 @@ def weight_densities(fit: Fit, *, bins: int = 60, path: str | Path | None = None
 
 
 def reliability_diagram(pred: Predictions, y: Any, *, n_bins: int = 10, path: str | Path | None = None) -> Figure:
-    """Accuracy against confidence per bin (a calibrated model lies on the diagonal), with counts."""
+    """Accuracy against confidence per bin (a calibrated model lies on the diagonal), with counts.
+
+    The bins are those of the ECE (:func:`pbnn.scores`); the confidence axis starts at the lowest
+    possible confidence, ``1 / n_classes`` (0.5 for binary data); the lower panel gives each bin's count.
+    """
     s = pred.scores(y, n_bins=n_bins)
     centers = 0.5 * (s["bin_lower"].values + s["bin_upper"].values)
     width = 1.0 / n_bins
-    fig = Figure(figsize=(5, 6), layout="constrained")
+    fig = _figure(5, 6)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-    top.bar(centers, np.nan_to_num(s["bin_accuracy"].values), width=width * 0.95, color="C0", label="accuracy")
     acc, conf = np.nan_to_num(s["bin_accuracy"].values), np.nan_to_num(s["bin_confidence"].values)
+    top.bar(centers, acc, width=width * 0.95, color="C0", label="accuracy")
     top.bar(centers, np.abs(conf - acc), bottom=np.minimum(acc, conf), width=width * 0.95,
             facecolor=(0.84, 0.15, 0.16, 0.15), edgecolor="C3", hatch="//", label="gap to mean confidence")
-    top.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
-    top.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+    floor = _confidence_floor(pred, n_bins)
+    top.plot([floor, 1], [floor, 1], "k--", lw=1, label="calibrated")
+    top.set(ylabel="accuracy", xlim=(floor, 1), ylim=(_accuracy_floor(floor, [s]), 1),
             title=f"ECE {float(s['ece']):.3f}, accuracy {float(s['accuracy']):.3f}")
     top.legend(loc="upper left")
-    bottom.bar(centers, s["bin_count"].values, width=width * 0.95, color="0.5")
+    _bin_counts(bottom, centers, [s["bin_count"].values], width * 0.95, ["0.5"])
     bottom.set(xlabel="confidence (probability of the predicted class)", ylabel="points")
     return _finish(fig, path)
+
+
+def _confidence_floor(pred: Predictions, n_bins: int) -> float:
+    """The lowest possible confidence, ``1 / n_classes``, down to the edge of its bin."""
+    n_classes = 2 if pred.spec.likelihood == "bernoulli" else pred.spec.output_units
+    return float(np.floor(n_bins / n_classes) / n_bins)
+
+
+def _accuracy_floor(floor: float, tables: Sequence[Any]) -> float:
+    """The bottom of an accuracy axis: the confidence floor, or lower to show a bin below it."""
+    lowest = min(float(np.nanmin(t["bin_accuracy"].values)) for t in tables)
+    return min(floor, np.floor(10 * lowest) / 10)
+
+
+def _bin_counts(ax: Any, centers: np.ndarray, counts: Sequence[np.ndarray], width: float, colors: Sequence[Any],
+                labels: Sequence[str] | None = None) -> None:
+    """Bars of points per bin (side by side for several tables), each non-empty bin labelled with its count."""
+    step = width / len(counts)
+    for k, (count, color) in enumerate(zip(counts, colors)):
+        x = centers - width / 2 + (k + 0.5) * step
+        ax.bar(x, count, width=step, color=color, label=None if labels is None else labels[k])
+        for xi, c in zip(x, count):
+            if c:
+                ax.annotate(str(int(c)), (xi, c), xytext=(0, 1), textcoords="offset points", ha="center",
+                            va="bottom", fontsize="x-small")
+    ax.margins(y=0.25)
 
 
 def probability_vs_uncertainty(
@@ -168,7 +326,7 @@ def probability_vs_uncertainty(
     the predicted class. Pass ``{"test": pred_test, "held-out class": pred_ood}`` to compare sets.
     """
     preds = _named(preds)
-    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    fig = _figure(6, 4.5)
     ax = fig.subplots()
     for k, (label, pred) in enumerate(preds.items()):
         u = pred.uncertainty()
@@ -199,7 +357,7 @@ def predictive_histogram(
         values = draws[:, np.arange(n_obs), cls]
     else:
         values, cls = pred.draws("mu"), None
-    fig = Figure(figsize=(3.2 * len(points), 3), layout="constrained")
+    fig = _figure(3.2 * len(points), 3)
     axes = np.atleast_1d(fig.subplots(1, len(points), sharey=True, squeeze=False)[0])
     for ax, i in zip(axes, points):
         v = values[:, i]
@@ -224,7 +382,7 @@ def confusion_matrix(
     np.add.at(counts, (y, predicted), 1)
     shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
     labels = list(range(k)) if labels is None else list(labels)
-    fig = Figure(figsize=(1.0 + 0.55 * k, 0.6 + 0.55 * k), layout="constrained")
+    fig = _figure(1.0 + 0.55 * k, 0.6 + 0.55 * k)
     ax = fig.subplots()
     image = ax.imshow(shown, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax, label="fraction of the true class" if normalize else "points")
@@ -256,7 +414,7 @@ def ood_histograms(
     oriented = {label: v if chosen.higher_is_uncertain else -v for label, v in values.items()}
     first = next(iter(values))
     edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    fig = _figure(6, 4)
     ax = fig.subplots()
     for k, (label, v) in enumerate(values.items()):
         extra = "" if label == first else f", AUROC {metrics.auroc(oriented[first], oriented[label]):.3f}"

@@ -154,7 +154,7 @@ class Fit:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(self.summary())}</pre>"
+        return f"<pre>{html.escape(self.summary())}</pre>" + self.spec._repr_html_(self.input_shape)
 
 
 def load(path: str | Path) -> Fit:

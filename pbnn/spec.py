@@ -202,30 +202,39 @@ class BNN:
 
     # -- display -----------------------------------------------------------------------------
     def summary(self, input_shape: Shape | None = None) -> str:
-        """A table of layers, output shapes and parameter counts (shapes need ``input_shape``)."""
+        """A table of layers, output shapes and parameter counts (the last two need ``input_shape``).
+
+        >>> import pbnn
+        >>> print(pbnn.zoo.two_layer_tanh().summary((2,)))
+        BNN 'two_layer_tanh': prior Normal(sigma=1.0), likelihood 'bernoulli'
+          layer                        output shape  params
+          Dense(5, tanh, no bias)      (5,)          10
+          Dense(5, tanh, no bias)      (5,)          25
+          Dense(1, identity, no bias)  (1,)          5
+          total parameters: 40
+        """
         head = f"BNN {self.name!r}: prior {self.prior.describe()}, likelihood {self.likelihood!r}"
+        if input_shape is None:
+            layers = [f"  {layer.describe()}" for layer in self.layers]
+            return "\n".join([head, *layers, "  (output shapes and parameter counts: summary(input_shape))"])
         rows = [("layer", "output shape", "params")]
-        shapes = self.output_shapes(input_shape) if input_shape is not None else None
-        prev = tuple(input_shape) if input_shape is not None else None
-        for i, layer in enumerate(self.layers):
-            if shapes is None:
-                rows.append((layer.describe(), "?", "?"))
-                continue
-            rows.append((layer.describe(), str(shapes[i]), str(layer.n_params(prev))))
-            prev = shapes[i]
+        shapes = [tuple(input_shape), *self.output_shapes(input_shape)]
+        for layer, before, after in zip(self.layers, shapes, shapes[1:]):
+            rows.append((layer.describe(), str(after), str(layer.n_params(before))))
         widths = [max(len(r[c]) for r in rows) for c in range(3)]
-        body = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-        total = f"  total parameters: {self.n_params(input_shape)}" if input_shape is not None else ""
-        return "\n".join([head, *body] + ([total] if total else []))
+        body = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        return "\n".join([head, *body, f"  total parameters: {self.n_params(input_shape)}"])
 
     def __repr__(self) -> str:
         layers = ", ".join(layer.describe() for layer in self.layers)
         return f"BNN({self.name!r}: [{layers}], prior={self.prior.describe()}, likelihood={self.likelihood!r})"
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self, input_shape: Shape | None = None) -> str:
+        """Jupyter's display: :meth:`summary`, with shapes and parameter counts when ``input_shape`` is given
+        (a :class:`~pbnn.results.Fit` displays its spec so)."""
         import html
 
-        return f"<pre>{html.escape(self.summary())}</pre>"
+        return f"<pre>{html.escape(self.summary(input_shape))}</pre>"
 
 
 def load_spec(path: str | Path) -> BNN:

@@ -121,3 +121,16 @@ def test_specs_are_frozen_and_summarized():
     text = spec.summary((2,))
     assert "Dense(5, tanh, no bias)" in text and "total parameters: 40" in text
     assert "<pre>" in spec._repr_html_()
+
+
+def test_html_display_shows_shapes_only_when_the_input_shape_is_known(quick_fit):
+    spec = pbnn.zoo.two_layer_tanh()
+    unknown = spec._repr_html_()
+    assert "?" not in unknown and "output shape  params" not in unknown and "total parameters" not in unknown
+    assert unknown.count("Dense(5, tanh, no bias)") == 2
+    known = spec._repr_html_((2,))
+    assert "output shape  params" in known and "total parameters: 40" in known
+    assert "Dense(1, identity, no bias)  (1,)          5" in known
+    fit_html = quick_fit._repr_html_()  # a fit knows its input shape
+    assert "method advi" in fit_html and "total parameters: 40" in fit_html
+    assert "?" not in spec.summary()
