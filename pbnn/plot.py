@@ -147,6 +147,8 @@ def regression_band(
     if not (x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)):
         raise ValueError(f"X: regression_band needs 1-D inputs of shape (n,) or (n, 1), got {x.shape}")
     x = x.reshape(-1)
+    if y is not None and np.shape(y) != x.shape:
+        raise ValueError(f"y: expected one target per point of X, shape {x.shape}, got {np.shape(y)}")
     if grid is None:
         grid = np.linspace(x.min() - margin, x.max() + margin, resolution)
     grid = np.sort(np.asarray(grid, dtype=float).reshape(-1))

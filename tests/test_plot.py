@@ -211,6 +211,8 @@ def test_regression_band_one_panel_per_fit_and_bad_input(sine_fit, quick_fit):
         plot.regression_band(quick_fit, ds.X_train)
     with pytest.raises(ValueError, match=re.escape("X: regression_band needs 1-D inputs of shape (n,) or (n, 1)")):
         plot.regression_band(fit, np.zeros((64, 2)))
+    with pytest.raises(ValueError, match=re.escape("y: expected one target per point of X, shape (64,), got (3,)")):
+        plot.regression_band(fit, ds.X_train, np.zeros(3))
 
 
 def test_figures_display_as_png_and_stay_out_of_pyplot(quick_fit, test_pred, small_moons):
