@@ -62,13 +62,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     spec, data = _model(args.model), _data(args)
     options = _options(args.set)
-    out = Path(args.out or f"runs/{spec.name}-{args.method}")
-    fit = _guard(lambda: pbnn.fit(spec, data.X_train, data.y_train, args.method, seed=args.seed,
-                                  progressbar=not args.quiet, **options))
+    method = args.method or spec.fit_method
+    out = Path(args.out or f"runs/{spec.name}-{method}")
+    y_train, y_test, classes = _named_labels(spec, data)
+    fit = _guard(lambda: pbnn.fit(spec, data.X_train, y_train, method, seed=args.seed,
+                                  progressbar=not args.quiet, standardize=args.standardize, classes=classes,
+                                  **options))
     fit.save(out)
-    s = pbnn.scores(fit.predict(data.X_test), data.y_test)
+    s = pbnn.scores(fit.predict(data.X_test), y_test)
     score = f"accuracy {float(s['accuracy']):.3f}" if spec.task == "classification" else f"RMSE {float(s['rmse']):.3g}"
-    _say(args, f"{spec.name} on {data.name} with {args.method}: test {score}, lpd {float(s['lpd']):.3f} nats/point, "
+    _say(args, f"{spec.name} on {data.name} with {method}: test {score}, lpd {float(s['lpd']):.3f} nats/point, "
                f"{fit.seconds:.1f} s; saved to {out}")
     return 0
 
@@ -84,8 +87,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if out.suffix == ".nc":
         pred.idata.to_netcdf(out, engine="h5netcdf")
     elif out.suffix == ".csv":
-        columns, names = _summary_columns(pred, u)
-        np.savetxt(out, columns, delimiter=",", header=",".join(names), comments="", fmt="%.6g")
+        _write_csv(out, _summary_columns(pred, u))
     else:
         raise CLIError(f"--out: expected a .csv (per-point summary) or .nc (all draws) path, got {out}")
     _say(args, f"{len(X)} predictions from {args.run} written to {out}")
@@ -142,9 +144,13 @@ def _parser() -> argparse.ArgumentParser:
                          epilog="methods and their options [defaults] (--set OPTION=VALUE):\n" + help_text(),
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     common(fit)
-    fit.add_argument("--method", default="advi", help=f"{', '.join(METHODS)} (default advi)")
+    fit.add_argument("--method", help=f"{', '.join(METHODS)} (default: the model's [fit] table, else advi; the "
+                     "table's settings apply to its method unless --set overrides them)")
     fit.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a method option, e.g. steps=5000")
     fit.add_argument("--out", help="run directory (default runs/MODEL-METHOD)")
+    fit.add_argument("--no-standardize", dest="standardize", action="store_false", default=None,
+                     help="feed the features to the network as they are (default: standardized with the training "
+                          "mean and sd, images only outside [0, 1]; stored with the run)")
     fit.set_defaults(handler=cmd_fit)
 
     predict = sub.add_parser("predict", help="predict with a saved run", description="Predict new inputs with a "
@@ -239,15 +245,33 @@ def _numeric(line: str) -> bool:
         return False
 
 
-def _summary_columns(pred, u) -> tuple[np.ndarray, list[str]]:
+def _named_labels(spec, data) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+    """A classifier's training and test labels as the data set names them (CSV: the column's values)."""
+    if spec.task != "classification" or data.classes is None:
+        return data.y_train, data.y_test, None
+    names = np.asarray(data.classes)
+    return names[data.y_train], names[data.y_test], tuple(data.classes)
+
+
+def _summary_columns(pred, u) -> dict[str, np.ndarray]:
+    """The per-point summary: ``class, p_<class name>..., entropy, epistemic`` or the regression columns."""
     if pred.task == "classification":
         mean = u["mean"].values
-        cols = [pred.classes()[:, None], mean, u["entropy"].values[:, None], u["epistemic"].values[:, None]]
-        names = ["class", *(f"p_{k}" for k in range(mean.shape[1])), "entropy", "epistemic"]
-    else:
-        cols = [u[k].values[:, None] for k in ("mean", "epistemic_std", "aleatoric_std", "total_std", "lower", "upper")]
-        names = ["mean", "epistemic_std", "aleatoric_std", "total_std", "lower", "upper"]
-    return np.hstack(cols), names
+        probs = {f"p_{name}": mean[:, k] for k, name in enumerate(pred.labels.names)}
+        return {"class": pred.classes(), **probs, "entropy": u["entropy"].values, "epistemic": u["epistemic"].values}
+    return {k: u[k].values for k in ("mean", "epistemic_std", "aleatoric_std", "total_std", "lower", "upper")}
+
+
+def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
+    import csv
+
+    def cell(v) -> str:
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows([cell(v) for v in row] for row in zip(*(c.tolist() for c in columns.values())))
 
 
 def _guard(call, prefix: str | None = None):

@@ -12,7 +12,7 @@ by its ELBO history. r_hat, ESS and MCSE come from ArviZ (``arviz_stats``).
 >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
 >>> d = pbnn.diagnose(fit)
 >>> [c.name for c in d.checks]
-['ELBO relative change', 'ELBO non-finite steps', 'MCSE of the mean (max)']
+['ELBO relative change', 'ELBO non-finite steps', 'MCSE of the mean (max)', 'spread of the predictions over inputs']
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ def diagnose(
     ess_min: float | None = None,
     elbo_window: float = 0.1,
     elbo_rtol: float = 0.01,
+    spread_min: float = 0.05,
 ) -> Diagnosis:
     """Check the convergence of ``fit`` and return a :class:`Diagnosis` (print it for the table).
 
@@ -127,7 +128,10 @@ def diagnose(
     100 per chain); weight-space r_hat/ESS/MCSE are shown for information. ADVI: the ELBO history
     must be finite and the relative change of its mean between the last two windows of
     ``elbo_window`` of the steps (:func:`elbo_relative_change`) at most ``elbo_rtol``. Both show
-    the Monte Carlo standard error of the predictive mean.
+    the Monte Carlo standard error of the predictive mean. Classifiers: the predictive probability of
+    some class must vary by at least ``spread_min`` over the probe set; a network that predicts the
+    same (the base rate, or 0.5) everywhere has learnt nothing from ``X`` (the note names the likely
+    cause, e.g. unscaled features fitted with ``standardize=False``).
     """
     if not isinstance(fit, Fit):
         raise TypeError(f"fit: expected a pbnn Fit (from pbnn.fit), got {type(fit).__name__}")
@@ -165,6 +169,8 @@ def diagnose(
         ]
     else:
         checks.append(mcse_check)
+    if fit.spec.task == "classification":
+        checks.append(_constant_check(fit, outputs, spread_min))
     return Diagnosis(fit.method, tuple(checks), function, weights)
 
 
@@ -195,6 +201,36 @@ def _elbo_checks(elbo: np.ndarray, window: float, rtol: float) -> list[Check]:
     note = f"mean of the last {window:.0%} of {finite.sum()} steps vs the {window:.0%} before"
     return [Check("optimizer", "ELBO relative change", change, f"<= {rtol:g}", _status(change <= rtol),
                   note if change <= rtol else note + "; run more steps"), *checks]
+
+
+def _constant_check(fit: Fit, outputs: xr.DataArray, band: float) -> Check:
+    """How much the predictive probabilities vary over the probe inputs (largest range of one class)."""
+    mean = outputs.mean(SAMPLE_DIMS).values  # (obs,) for bernoulli's p, (obs, class) for categorical
+    spread = float(np.ptp(mean, axis=0).max())
+    name = "spread of the predictions over inputs"
+    if spread >= band:
+        return Check("function", name, spread, f">= {band:g}", "ok", "predictions depend on the inputs")
+    y = fit.idata["observed_data"]["y"].values.astype(np.int64)
+    base = y.mean() if mean.ndim == 1 else (np.bincount(y, minlength=mean.shape[-1]) / len(y)).max()
+    p = mean.mean() if mean.ndim == 1 else mean.mean(axis=0).max()
+    what = "p" if mean.ndim == 1 else "largest class probability"
+    return Check("function", name, spread, f">= {band:g}", "FAIL",
+                 f"the same prediction everywhere ({what} {p:.3f}; training base rate {base:.3f}): "
+                 + _constant_cause(fit))
+
+
+def _constant_cause(fit: Fit) -> str:
+    from pbnn.scaling import FeatureScaling
+
+    X = fit.idata["constant_data"]["X"].values
+    if X.ndim == 2 and FeatureScaling.from_attrs(fit.idata.attrs).is_identity:
+        sd = X.std(axis=0)
+        sd = sd[sd > 0]
+        if sd.size and (sd.max() > 10 or sd.max() / sd.min() > 100):
+            return (f"the features are unscaled (sd {sd.min():.3g} to {sd.max():.3g}), so the first layer "
+                    "saturates; fit with standardize=True (the default)")
+    return ("the output does not depend on the inputs (the features carry no signal, or the fit stayed "
+            "near the prior); try more steps, another learning_rate or seed")
 
 
 def _probe_outputs(fit: Fit, X_probe: Any, n_probe: int) -> xr.DataArray:

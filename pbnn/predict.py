@@ -28,8 +28,9 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.graph.replace import graph_replace, vectorize_graph
 
-from pbnn.scaling import TargetScaling
 from pbnn.devices import check_device, on_device
+from pbnn.labels import ClassLabels
+from pbnn.scaling import FeatureScaling, TargetScaling
 from pbnn.spec import BNN
 from pbnn.validation import check_input_shape, check_X
 
@@ -166,8 +167,10 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
             device: str | None = None, attrs: dict | None = None) -> Predictions:
     """Per-draw network outputs of ``spec`` on ``X`` for every draw of ``posterior``.
 
-    Outputs of standardized targets (``mu``, ``sigma``) are reported in ``y``'s units, undoing the target scaling
-    recorded in ``attrs`` (``pbnn_y_loc``, ``pbnn_y_scale``; see :mod:`pbnn.scaling`).
+    ``X`` is in the user's units: the feature scaling recorded in ``attrs`` (``pbnn_x_loc``,
+    ``pbnn_x_scale``) is applied before the network, and outputs of standardized targets (``mu``, ``sigma``) are
+    reported in ``y``'s units, undoing the target scaling (``pbnn_y_loc``, ``pbnn_y_scale``; see
+    :mod:`pbnn.scaling`). A categorical ``class`` coordinate holds the class names (:mod:`pbnn.labels`).
 
     With targets ``y`` (N,) the tree also holds ``log_likelihood`` (variable ``y``, dims ``chain, draw,
     obs``): the pointwise log density of each target under each draw, in ``y``'s units (for regression the
@@ -182,6 +185,8 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
         raise ValueError(f"device: only the JAX backend runs on a chosen device, got backend {backend!r}")
     scaling = TargetScaling.from_attrs(attrs)
     if y is not None:
+        if spec.task == "classification":  # class names as in training (pbnn.labels) -> codes
+            y = ClassLabels.from_attrs(attrs, 2 if spec.output_units == 1 else spec.output_units).encode(y)
         y = spec.likelihood_.check_targets(np.asarray(y), spec.output_units)
         if y.shape != (len(X),):
             raise ValueError(f"y: expected one target per row of X, shape ({len(X)},), got {y.shape}")
@@ -192,7 +197,8 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
         for name in predictor.param_names
     }
     with on_device(device):
-        values = predictor(params, X, None if y is None else _model_targets(spec, scaling, y))
+        network_X = FeatureScaling.from_attrs(attrs).standardize(X)  # the user's units -> the network's
+        values = predictor(params, network_X, None if y is None else _model_targets(spec, scaling, y))
     values = scaling.to_user_units(values, spec.likelihood_)
     loglik = values.pop(LOG_LIKELIHOOD, None)
     data_vars = {}
@@ -201,6 +207,8 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
         data_vars[name] = (dims, arr.reshape(n_chain, n_draw, *arr.shape[1:]))
     coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, "obs": np.arange(len(X))}
     coords.update({dim: np.asarray(coord) for dim, coord in spec.likelihood_.coords(spec.output_units).items()})
+    if "class" in coords:  # the class names of the fit (pbnn.labels)
+        coords["class"] = np.asarray(ClassLabels.from_attrs(attrs, len(coords["class"])).names)
     predictions = xr.Dataset(data_vars, coords=coords, attrs=dict(attrs or {}))
     from pbnn.compile import input_dims
 
@@ -269,19 +277,25 @@ class Predictions:
         name = "p" if self.task == "classification" else "mu"
         return self.idata["predictions"][name].mean(("chain", "draw"))
 
+    @property
+    def labels(self) -> ClassLabels:
+        """The class names of a classifier (:mod:`pbnn.labels`; ``0..K-1`` when fitted on codes)."""
+        if self.task != "classification":
+            raise TypeError("labels: this is a regression model; it has no classes")
+        return ClassLabels.from_attrs(self.idata.attrs, 2 if self.spec.output_units == 1 else self.spec.output_units)
+
     def classes(self) -> np.ndarray:
-        """Most probable class per point under the posterior predictive mean."""
+        """Most probable class per point under the posterior predictive mean, by name (the fit's labels)."""
         if self.task != "classification":
             raise TypeError("classes(): this is a regression model; use mean()")
-        return self.draws().mean(axis=0).argmax(axis=-1)
+        return self.labels.decode(self.draws().mean(axis=0).argmax(axis=-1))
 
     def accuracy(self, y: Any) -> float:
-        """Fraction of points whose most probable class equals ``y``."""
-        y = np.asarray(y)
-        classes = self.classes()
-        if y.shape != classes.shape:
-            raise ValueError(f"y: expected shape {classes.shape} (one label per predicted point), got {y.shape}")
-        return float((classes == y).mean())
+        """Fraction of points whose most probable class equals ``y`` (names as in training, or codes)."""
+        codes = self.draws().mean(axis=0).argmax(axis=-1)
+        if np.shape(y) != codes.shape:
+            raise ValueError(f"y: expected shape {codes.shape} (one label per predicted point), got {np.shape(y)}")
+        return float((codes == self.labels.encode(y)).mean())
 
     # -- uncertainty (see pbnn.uncertainty) --------------------------------------------------
     def uncertainty(self, *, prob: float = 0.9, seed: int = 0) -> xr.Dataset:

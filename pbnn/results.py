@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
 from pbnn.predict import Predictions, predict
-from pbnn.scaling import ATTRS as SCALING_ATTRS
+from pbnn.labels import ATTR as CLASSES_ATTR
+from pbnn.scaling import ALL_ATTRS as SCALING_ATTRS
 from pbnn.spec import BNN
 
 SPEC_FILE = "spec.toml"
@@ -77,7 +78,7 @@ class Fit:
             raise DataError(
                 f"X: expected inputs of shape {self.input_shape} (n_samples excluded), as in training, got {X.shape[1:]}"
             )
-        attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec", *SCALING_ATTRS)}
+        attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec", *SCALING_ATTRS, CLASSES_ATTR)}
         return predict(self.spec, self.posterior, X, y, backend=backend, device=device, attrs=attrs)
 
     def model(self) -> pm.Model:
@@ -88,12 +89,13 @@ class Fit:
         Regression targets are standardized for the fit (:mod:`pbnn.scaling`): the model observes
         ``(y - pbnn_y_loc) / pbnn_y_scale``, so its log densities of ``y`` exceed the ``log_likelihood``
         group (``y``'s units) by ``log(pbnn_y_scale)`` per point, and its replicates of ``y`` are on the
-        standardized scale (``fit.posterior_predictive()`` gives them in ``y``'s units).
+        standardized scale (``fit.posterior_predictive()`` gives them in ``y``'s units). Its ``X`` is the
+        network's input: ``constant_data``'s ``X`` with the fit's feature scaling applied.
         """
         from pbnn.compile import build_model
-        from pbnn.scaling import TargetScaling
+        from pbnn.scaling import FeatureScaling, TargetScaling
 
-        X = self.idata["constant_data"]["X"].values
+        X = FeatureScaling.from_attrs(self.idata.attrs).standardize(self.idata["constant_data"]["X"].values)
         y = self.idata["observed_data"]["y"].values
         if self.spec.likelihood_.standardize_targets:
             y = TargetScaling.from_attrs(self.idata.attrs).standardize(y)

@@ -1,4 +1,10 @@
-"""Target scaling: regression targets are standardized for fitting and predictions come back in y's units.
+"""Input and target scaling: the network sees standardized numbers, the user their own units.
+
+Features: :func:`pbnn.fit` standardizes the inputs by default (:class:`FeatureScaling`; tables per column,
+images only when they are outside ``[0, 1]``) and stores the training statistics in the fit's attributes
+(``pbnn_x_loc``, ``pbnn_x_scale``), so that ``predict`` applies them to new inputs, also after ``load``.
+
+Targets: regression targets are standardized for fitting and predictions come back in y's units.
 
 :func:`pbnn.fit` fits a likelihood whose ``standardize_targets`` is true (Gaussian, Student-t) to
 ``(y - loc) / scale`` with ``loc``, ``scale`` the training mean and sd of ``y``, so that the priors
@@ -18,6 +24,7 @@ counts) are left alone (no attributes).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from pbnn.likelihoods import Likelihood
 
 ATTRS = ("pbnn_y_loc", "pbnn_y_scale")
+
 
 
 class TargetScaling(NamedTuple):
@@ -62,3 +70,73 @@ class TargetScaling(NamedTuple):
         for name in likelihood.scale_outputs:
             out[name] = self.scale * np.asarray(out[name])
         return out
+
+
+# -- features ---------------------------------------------------------------------------------------
+FEATURE_ATTRS = ("pbnn_x_loc", "pbnn_x_scale")
+#: Every attribute of this module: what a fit passes on to its predictions.
+ALL_ATTRS = (*ATTRS, *FEATURE_ATTRS)
+#: Images whose pixels all lie in this range are fed to the network as they are.
+IMAGE_RANGE = (0.0, 1.0)
+
+
+class FeatureScaling(NamedTuple):
+    """``X_network = (X - loc) / scale``, ``loc`` and ``scale`` broadcast against one input (``X.shape[1:]``).
+
+    :meth:`from_inputs` chooses them from the training inputs:
+
+    * tables ``(n_samples, n_features)``: each column's training mean and sd (an sd of 0, a constant
+      column, is replaced by 1), so that ``Normal(1)`` first-layer weights mean the same for features
+      in any units;
+    * images ``(n_samples, channels, height, width)``: left as they are when every pixel lies in
+      ``[0, 1]`` (:data:`IMAGE_RANGE`, e.g. ``pbnn.datasets.digits``); otherwise each channel is mapped
+      into ``[0, 1]`` by its training range, ``(X - lo) / (hi - lo)`` with ``lo = min(0, channel min)``
+      and ``hi`` the channel max: raw 0..16 digits are divided by 16, 0..255 pixels by 255.
+
+    The identity is ``FeatureScaling(0.0, 1.0)``; ``pbnn.fit(..., standardize=False)`` uses it.
+
+    >>> s = FeatureScaling.from_inputs(np.array([[1.0, 10.0, 5.0], [3.0, 30.0, 5.0]]))
+    >>> s.loc.tolist(), s.scale.tolist()
+    ([2.0, 20.0, 5.0], [1.0, 10.0, 1.0])
+    >>> FeatureScaling.from_inputs(np.full((2, 1, 8, 8), 16.0)).standardize(np.full((1, 1, 8, 8), 8.0)).max()
+    np.float64(0.5)
+    """
+
+    loc: np.ndarray | float = 0.0
+    scale: np.ndarray | float = 1.0
+
+    @classmethod
+    def from_inputs(cls, X: np.ndarray) -> FeatureScaling:
+        """The scaling of training inputs ``X`` (2-D tables, or 4-D images ``(N, C, H, W)``)."""
+        if X.ndim == 2:
+            scale = X.std(axis=0)
+            return cls(X.mean(axis=0), np.where(scale > 0, scale, 1.0))
+        lo_ok, hi_ok = IMAGE_RANGE
+        if X.min() >= lo_ok and X.max() <= hi_ok:
+            return cls()
+        channels = X.swapaxes(0, 1).reshape(X.shape[1], -1)
+        lo = np.minimum(channels.min(axis=1), 0.0)
+        span = channels.max(axis=1) - lo
+        shape = (X.shape[1],) + (1,) * (X.ndim - 2)
+        return cls(lo.reshape(shape), np.where(span > 0, span, 1.0).reshape(shape))
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any] | None) -> FeatureScaling:
+        """Read the scaling from a fit's DataTree attributes; the identity when they are absent."""
+        attrs = attrs or {}
+        if FEATURE_ATTRS[0] not in attrs:
+            return cls()
+        return cls(*(np.asarray(json.loads(attrs[name]), dtype=np.float64) for name in FEATURE_ATTRS))
+
+    @property
+    def is_identity(self) -> bool:
+        return bool(np.all(np.asarray(self.loc) == 0.0) and np.all(np.asarray(self.scale) == 1.0))
+
+    def to_attrs(self) -> dict[str, str]:
+        """JSON lists (exact: floats are written with ``repr``); nothing for the identity."""
+        if self.is_identity:
+            return {}
+        return {name: json.dumps(np.asarray(v).tolist()) for name, v in zip(FEATURE_ATTRS, self, strict=True)}
+
+    def standardize(self, X: np.ndarray) -> np.ndarray:
+        return X if self.is_identity else (X - self.loc) / self.scale

@@ -59,7 +59,7 @@ class _BNNEstimator(BaseEstimator):
     def __init__(
         self,
         model: BNN | str = "two_layer_tanh",
-        method: str = "advi",
+        method: str | None = None,
         *,
         steps: int | None = None,
         batch_size: int | None = None,
@@ -69,6 +69,7 @@ class _BNNEstimator(BaseEstimator):
         chains: int | None = None,
         sampler: str | None = None,
         options: dict[str, Any] | None = None,
+        standardize: bool | None = None,
         seed: int | None = 0,
         progressbar: bool = False,
     ) -> None:
@@ -82,6 +83,7 @@ class _BNNEstimator(BaseEstimator):
         self.chains = chains
         self.sampler = sampler
         self.options = options
+        self.standardize = standardize
         self.seed = seed
         self.progressbar = progressbar
 
@@ -94,7 +96,7 @@ class _BNNEstimator(BaseEstimator):
             f"model: expected a pbnn.BNN or a zoo name ({', '.join(zoo.names())}), got {type(self.model).__name__}"
         )
 
-    def _fit_spec(self, X: np.ndarray, y: np.ndarray, spec: BNN) -> None:
+    def _fit_spec(self, X: np.ndarray, y: np.ndarray, spec: BNN, **kwargs: Any) -> None:
         options = {name: getattr(self, name) for name in FIT_OPTIONS if getattr(self, name) is not None}
         extra = dict(self.options or {})
         for name in extra:
@@ -103,7 +105,8 @@ class _BNNEstimator(BaseEstimator):
         options.update(extra)
         self.spec_ = spec
         self.pbnn_fit_: Fit = pbnn_fit(
-            spec, X, y, method=self.method, seed=self.seed, progressbar=self.progressbar, **options
+            spec, X, y, method=self.method, seed=self.seed, progressbar=self.progressbar,
+            standardize=self.standardize, **kwargs, **options,
         )
 
     def _predictions(self, X: Any) -> Predictions:
@@ -123,10 +126,13 @@ class BNNClassifier(ClassifierMixin, _BNNEstimator):
     ----------
     model : a :class:`pbnn.BNN` or the name of a zoo model (``pbnn.zoo.names()``); its last layer with
         weights must be a ``Dense``, whose units are set to 1 (2 classes, bernoulli) or K (categorical).
-    method : a method of :func:`pbnn.fit` (``"advi"``, ``"fullrank_advi"``, ``"nuts"``, ...).
+    method : a method of :func:`pbnn.fit` (``"advi"``, ``"fullrank_advi"``, ``"nuts"``, ...); None: the
+        model's own (its ``[fit]`` table, else ``"advi"``), with the settings of that table.
     steps, batch_size, learning_rate, draws, tune, chains, sampler : options of :func:`pbnn.fit`;
         None leaves pbnn's default, a value the method does not take is an error when fitting.
     options : any other options of the method, e.g. ``{"final_learning_rate": 1e-3}`` (``pbnn fit --help``).
+    standardize : standardize the features inside the fit (:class:`pbnn.scaling.FeatureScaling`; None:
+        yes, unless the model's settings say otherwise); False feeds them to the network as they are.
     seed : the seed of every fit (fixed by default, so that refits agree); None draws a new one.
     progressbar : show pbnn's progress bar.
 
@@ -142,10 +148,10 @@ class BNNClassifier(ClassifierMixin, _BNNEstimator):
         spec = self._spec()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(f"y: a classifier needs at least 2 classes, got one class ({self.classes_[0]!r})")
-        self._fit_spec(X, codes, _classification_spec(spec, len(self.classes_)))
+        self._fit_spec(X, y, _classification_spec(spec, len(self.classes_)), classes=self.classes_)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

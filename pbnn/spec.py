@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,11 @@ if TYPE_CHECKING:
     import numpy as np
     import pymc as pm
 
-_TOP_KEYS = ("name", "description", "likelihood", "prior", "layers")
+_TOP_KEYS = ("name", "description", "likelihood", "prior", "layers", "fit")
+#: The method a spec's fit settings are for when their table names none (:func:`pbnn.fit`'s default).
+DEFAULT_METHOD = "advi"
+#: Arguments of :func:`pbnn.fit` that belong to the caller, not to a model's fit settings.
+_CALLER_ARGS = ("seed", "progressbar", "classes")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class BNN:
         ``Normal(noise_scale=2.0)``. An object at its defaults is stored as its name, so that both
         spellings give equal specs and the short TOML form.
     name, description : free text shown in summaries and stored with every fit.
+    fit_settings : the settings that make this model work, used by :func:`pbnn.fit` and the CLI unless
+        the caller passes others: ``method`` (default ``"advi"``) and options of that method (``steps``,
+        ``batch_size``, ``learning_rate``, ``final_learning_rate``, ``init_scale``, ``draws``, ...),
+        and ``standardize``. The ``[fit]`` table of a TOML file. A call with another method uses
+        none of them but ``standardize``.
     """
 
     layers: tuple[Layer, ...]
@@ -52,8 +61,10 @@ class BNN:
     likelihood: str | Likelihood = "bernoulli"
     name: str = "bnn"
     description: str = ""
+    fit_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fit_settings", _check_fit_settings(self.fit_settings))
         if isinstance(self.layers, Layer) or not isinstance(self.layers, Sequence):
             raise SpecError(f"layers: expected a list of layers, got {type(self.layers).__name__}")
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -115,6 +126,24 @@ class BNN:
         shapes = [tuple(input_shape), *self.output_shapes(input_shape)]
         return sum(layer.n_params(shape) for layer, shape in zip(self.layers, shapes, strict=False))
 
+    @property
+    def fit_method(self) -> str:
+        """The method of :attr:`fit_settings` (``"advi"`` when it names none)."""
+        return self.fit_settings.get("method", DEFAULT_METHOD)
+
+    def fit_options(self, method: str) -> dict[str, Any]:
+        """The options :attr:`fit_settings` gives ``method``: all of them for :attr:`fit_method`, else
+        ``standardize`` only (when set).
+
+        >>> import pbnn
+        >>> pbnn.zoo.conv().fit_options("advi")["final_learning_rate"], pbnn.zoo.conv().fit_options("map")
+        (0.001, {})
+        """
+        options = {k: v for k, v in self.fit_settings.items() if k != "method"}
+        if method != self.fit_method:
+            options = {k: v for k, v in options.items() if k == "standardize"}
+        return options
+
     # -- building ----------------------------------------------------------------------------
     def build(self, X: np.ndarray, y: np.ndarray, *, batch_size: int | None = None) -> pm.Model:
         """Compile this spec into a plain :class:`pymc.Model` on data ``X``, ``y``.
@@ -136,13 +165,16 @@ class BNN:
             if isinstance(entry.get("prior"), Prior):  # a layer's own prior: an inline table
                 entry["prior"] = entry["prior"].to_dict()
             layers.append(entry)
-        return {
+        out = {
             "name": self.name,
             "description": self.description,
             "likelihood": self.likelihood_.to_value(),
             "prior": self.prior.to_dict(),
             "layers": layers,
         }
+        if self.fit_settings:
+            out["fit"] = dict(self.fit_settings)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BNN:
@@ -161,12 +193,16 @@ class BNN:
         ]
         prior = _from_table("prior", data.get("prior", {"kind": "normal"}), PRIORS)
         rest = {k: data[k] for k in ("name", "description", "likelihood") if k in data}
+        if "fit" in data:
+            rest["fit_settings"] = data["fit"]
         try:
             return cls(layers=tuple(layers), prior=prior, **rest)
         except SpecError as err:
             key = str(err).split(":", 1)[0]
             if key.startswith("likelihood."):  # a hyperprior of a [likelihood] table
                 raise SpecError(str(err), table="likelihood", key=key.split(".", 1)[1]) from None
+            if key.startswith("fit."):
+                raise SpecError(str(err), table="fit", key=key[4:]) from None
             raise SpecError(str(err), table="spec", key=key if key in rest else None) from None
 
     def to_toml(self) -> str:
@@ -178,6 +214,8 @@ class BNN:
             lines += ["", "[likelihood]"] + [f"{k} = {_toml_value(v)}" for k, v in d["likelihood"].items()]
         for layer in d["layers"]:
             lines += ["", "[[layers]]"] + [f"{k} = {_toml_value(v)}" for k, v in layer.items()]
+        if "fit" in d:
+            lines += ["", "[fit]"] + [f"{k} = {_toml_value(v)}" for k, v in d["fit"].items()]
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -258,6 +296,46 @@ def _check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> No
             table=where,
             key=unknown[0],
         )
+
+
+def _check_fit_settings(settings: Any) -> Mapping[str, Any]:
+    """A read-only copy of a spec's fit settings: string keys, scalar values, no caller arguments."""
+    if not isinstance(settings, Mapping):
+        raise SpecError(f"fit_settings: expected a table of settings (method, steps, ...), got {settings!r}")
+    for key, value in settings.items():
+        if not isinstance(key, str):
+            raise SpecError(f"fit_settings: expected names as keys, got {key!r}")
+        if key in _CALLER_ARGS:
+            raise SpecError(f"fit.{key}: {key} is an argument of each call of pbnn.fit, not a setting of the model")
+        if key == "method" and not isinstance(value, str):
+            raise SpecError(f"fit.method: expected a method name such as \"advi\", got {value!r}")
+        if key == "standardize" and not isinstance(value, bool):
+            raise SpecError(f"fit.standardize: expected true or false, got {value!r}")
+        if not isinstance(value, bool | int | float | str):
+            raise SpecError(f"fit.{key}: expected a number, a string or true/false, got {value!r}")
+    return FitSettings(settings)
+
+
+class FitSettings(Mapping):
+    """A read-only, hashable table of fit settings (:attr:`BNN.fit_settings`)."""
+
+    def __init__(self, settings: Mapping[str, Any] = ()) -> None:
+        self._settings = dict(settings)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._settings[key]
+
+    def __iter__(self):
+        return iter(self._settings)
+
+    def __len__(self) -> int:
+        return len(self._settings)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._settings.items())))
+
+    def __repr__(self) -> str:
+        return f"FitSettings({self._settings!r})"
 
 
 def _check_hierarchical_scales(spec: BNN) -> None:

@@ -98,11 +98,11 @@ def uncertainty(pred: Predictions, *, prob: float = 0.9, seed: int = 0) -> xr.Da
     _check_predictions(pred)
     obs = pred["predictions"]["obs"].values
     if pred.task == "classification":
-        return _classification_uncertainty(pred.draws(), obs, seed)
+        return _classification_uncertainty(pred.draws(), obs, seed, np.asarray(pred.labels.names))
     return _regression_uncertainty(pred, obs, prob, seed)
 
 
-def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int) -> xr.Dataset:
+def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int, classes: np.ndarray) -> xr.Dataset:
     mean = metrics.predictive_mean(probs)
     std = metrics.predictive_std(probs)
     predicted = mean.argmax(axis=-1)
@@ -112,7 +112,7 @@ def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int) -
         {
             "mean": (("obs", "class"), mean, {"long_name": "predictive mean probability"}),
             "std": (("obs", "class"), std, {"long_name": "std of the probability over draws"}),
-            "predicted": ("obs", predicted, {"long_name": "most probable class"}),
+            "predicted": ("obs", predicted, {"long_name": "most probable class (its index along class)"}),
             "confidence": ("obs", mean[rows, predicted], {"long_name": "probability of the predicted class"}),
             "confidence_std": ("obs", std[rows, predicted], {"long_name": "std of the predicted class's probability"}),
             "entropy": ("obs", metrics.total_entropy(probs), {"long_name": "total predictive entropy", **nats}),
@@ -124,7 +124,7 @@ def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int) -
                 {"long_name": "chi-square spread of sampled labels (low = uncertain)"},
             ),
         },
-        coords={"obs": obs, "class": np.arange(probs.shape[-1])},
+        coords={"obs": obs, "class": classes},
     )
     ds.attrs["task"] = "classification"
     return ds
@@ -284,4 +284,4 @@ def _check_targets(pred: Predictions, y: Any) -> np.ndarray:
     n = pred["predictions"].sizes["obs"]
     if y.shape != (n,):
         raise ValueError(f"y: expected shape ({n},) (one label per predicted point), got {y.shape}")
-    return y
+    return pred.labels.encode(y) if pred.task == "classification" else y

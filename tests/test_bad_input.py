@@ -32,7 +32,8 @@ Y = np.arange(20) % 2
     [
         (SPEC, np.array([[1.0, "a"]] * 20, dtype=object), Y, "X: expected numbers, got an array of dtype object; convert strings or objects to numbers first"),
         (SPEC, [[1.0, 2.0], [3.0]], Y[:2], "X: could not be read as an array (setting an array element with a sequence."),
-        (SPEC, X, np.array(["cat", "dog"] * 10), "y: expected numbers, got an array of dtype <U3; convert strings or objects to numbers first; for class labels map them to 0..K-1 (sklearn.preprocessing.LabelEncoder) or use pbnn.sklearn.BNNClassifier, which takes labels of any type"),
+        (pbnn.BNN([L.Dense(1)], likelihood="normal"), X, np.array(["cat", "dog"] * 10), "y: expected numbers, got an array of dtype <U3; convert strings or objects to numbers first"),
+        (SPEC, X, np.array(["cat", "dog", None] * 6 + ["cat", "dog"], dtype=object), "y: expected a label in every row, got 6 missing (None/NaN), the first at index 2"),
         (pbnn.BNN([L.Dense(1)], likelihood="normal"), X, np.array([None] * 20), "y: expected numbers, got an array of dtype object; convert strings or objects to numbers first"),
         (pbnn.BNN([L.Conv2D(4, 3), L.Flatten(), L.Dense(1)]), X, Y, "X: inputs of shape (2,) do not fit the spec: layers[1] Conv2D(4, 3x3, identity): Conv2D expects images (channels, height, width), got shape (2,)"),
     ],

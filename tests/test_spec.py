@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
@@ -134,3 +135,43 @@ def test_html_display_shows_shapes_only_when_the_input_shape_is_known(quick_fit)
     fit_html = quick_fit._repr_html_()  # a fit knows its input shape
     assert "method advi" in fit_html and "total parameters: 40" in fit_html
     assert "?" not in spec.summary()
+
+
+# -- fit settings (the [fit] table) -------------------------------------------------------------------
+def test_fit_settings_round_trip_and_apply_to_their_method_only():
+    spec = pbnn.BNN([L.Dense(1)], fit_settings={"method": "map", "steps": 10, "standardize": False})
+    text = spec.to_toml()
+    assert "[fit]" in text and pbnn.BNN.from_toml(text) == spec and hash(pbnn.BNN.from_toml(text)) == hash(spec)
+    assert spec.fit_method == "map"
+    assert spec.fit_options("map") == {"steps": 10, "standardize": False}
+    assert spec.fit_options("advi") == {"standardize": False}
+    assert "[fit]" not in pbnn.zoo.two_layer_tanh().to_toml()  # no table, no settings
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("seed = 1", "line 2: fit.seed: seed is an argument of each call of pbnn.fit, not a setting of the model"),
+        ("method = 3", "line 2: fit.method: expected a method name such as \"advi\", got 3"),
+        ("steps = [1, 2]", "line 2: fit.steps: expected a number, a string or true/false, got [1, 2]"),
+    ],
+)
+def test_bad_fit_tables_name_the_line(table, message):
+    text = pbnn.BNN([L.Dense(1)]).to_toml() + f"\n[fit]\n{table}\n"
+    line = len(text.splitlines())
+    with pytest.raises(SpecError, match=re.escape(message.replace("line 2", f"line {line}"))):
+        pbnn.BNN.from_toml(text)
+
+
+def test_fit_uses_the_settings_unless_the_caller_overrides_them():
+    import numpy as np
+
+    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 2
+    spec = pbnn.BNN([L.Dense(1)], fit_settings={"method": "map", "steps": 7, "learning_rate": 0.02})
+    fit = pbnn.fit(spec, X, y, seed=0, progressbar=False)
+    assert fit.method == "map"
+    assert json.loads(fit.idata.attrs["pbnn_options"]) == {"steps": 7, "learning_rate": 0.02}
+    fit = pbnn.fit(spec, X, y, seed=0, progressbar=False, steps=5)
+    assert json.loads(fit.idata.attrs["pbnn_options"]) == {"steps": 5, "learning_rate": 0.02}
+    fit = pbnn.fit(spec, X, y, "advi", seed=0, progressbar=False, steps=20, draws=5)  # another method: none apply
+    assert json.loads(fit.idata.attrs["pbnn_options"]) == {"steps": 20, "draws": 5}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from pbnn.compile import build_model
 from pbnn.errors import FitError
 from pbnn.inference.methods import EngineResult, Options, get_method
 from pbnn.results import Fit
-from pbnn.scaling import TargetScaling
+from pbnn.labels import ClassLabels, encode_labels
+from pbnn.scaling import FeatureScaling, TargetScaling
 from pbnn.spec import BNN
 from pbnn.validation import check_data
 
@@ -26,10 +28,12 @@ def fit(
     spec: BNN,
     X: Any,
     y: Any,
-    method: str = "advi",
+    method: str | None = None,
     *,
     seed: int | None = None,
     progressbar: bool = True,
+    standardize: bool | None = None,
+    classes: Sequence[Any] | None = None,
     **options: Any,
 ) -> Fit:
     """Fit ``spec`` to ``X``, ``y`` with ``method`` and return a :class:`~pbnn.results.Fit`.
@@ -46,8 +50,16 @@ def fit(
       ``target_accept``, ``backend``, ``device``.
     * ``"map"``, ``"mc_dropout"``, ``"laplace"``, ``"pathfinder"``: see their modules in :mod:`pbnn.inference`.
 
+    ``method`` and the options not given come from the spec's fit settings (a zoo model's ``[fit]`` table,
+    :meth:`pbnn.BNN.fit_options`), then from the method's defaults; ``method`` defaults to ``"advi"``.
     ``idata.attrs["pbnn_options"]`` records the resolved options, defaults included (JSON).
     ``seed`` makes the run reproducible (None draws one and records it in ``idata.attrs``).
+    ``standardize`` (default True, or the spec's setting): the network sees standardized inputs, tables
+    per column, images only when outside ``[0, 1]``; the training statistics are stored with the fit and
+    applied by ``predict`` (:class:`pbnn.scaling.FeatureScaling`); ``constant_data`` holds ``X`` as given.
+    Class labels may be numbers ``0..K-1``, strings, booleans or a pandas categorical; ``classes`` names
+    them in code order (``classes=["no", "yes"]``: ``p`` is the probability of "yes"); the names are
+    stored with the fit and label the predictions (:mod:`pbnn.labels`).
     Gaussian and Student-t targets are standardized for the fit and predictions come back in ``y``'s units
     (:mod:`pbnn.scaling`); ``observed_data`` holds ``y`` as given.
 
@@ -65,9 +77,20 @@ def fit(
     """
     if not isinstance(spec, BNN):
         raise TypeError(f"spec: expected a pbnn.BNN, got {type(spec).__name__}")
+    if method is None:
+        method = spec.fit_method
     entry = get_method(method)
+    options = {**_settings_for(spec, method, X), **options}
+    if standardize is None:
+        standardize = options.pop("standardize", True)
+    options.pop("standardize", None)
+    if not isinstance(standardize, bool):
+        raise TypeError(f"standardize: expected True or False, got {standardize!r}")
     resolved = entry.resolve(options)
+    y, labels = _class_labels(spec, y, classes)
     X, y = check_data(spec, X, y, batch_size=getattr(resolved, "batch_size", None))
+    scaling = FeatureScaling.from_inputs(X) if standardize else FeatureScaling()
+    data_attrs = {**scaling.to_attrs(), **(labels.to_attrs() if labels is not None else {})}
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**31)
     elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -75,14 +98,16 @@ def fit(
 
     start = time.perf_counter()
     y_fit = TargetScaling.from_targets(y).standardize(y) if spec.likelihood_.standardize_targets else y
-    model = build_model(spec, X, y_fit)
+    X_fit = scaling.standardize(X)
+    model = build_model(spec, X_fit, y_fit)
     engine = entry.load()
 
     def make_fit(result: EngineResult) -> Fit:
-        return _make_fit(spec, model, X, y, method, resolved, seed, start, result.posterior, result.sample_stats)
+        return _make_fit(spec, model, X, y, method, resolved, seed, start, result.posterior, result.sample_stats,
+                         data_attrs)
 
     try:
-        result = engine(spec, model, X, y_fit, seed=int(seed), progressbar=progressbar, **resolved.to_dict())
+        result = engine(spec, model, X_fit, y_fit, seed=int(seed), progressbar=progressbar, **resolved.to_dict())
     except FitError as err:
         if hasattr(err, "engine_result"):  # the draws fitted before the failure
             err.fit = make_fit(EngineResult(*err.engine_result))
@@ -103,6 +128,25 @@ def fit(
 
         warnings.warn(result.message, UserWarning, stacklevel=2)
     return fitted
+
+
+def _settings_for(spec: BNN, method: str, X: Any) -> dict[str, Any]:
+    """The spec's settings for ``method``; a batch size as large as the data becomes the full batch."""
+    settings = spec.fit_options(method)
+    n = np.shape(X)[0] if np.ndim(X) else 0
+    if isinstance(settings.get("batch_size"), int) and n and settings["batch_size"] >= n:
+        settings["batch_size"] = None
+    return settings
+
+
+def _class_labels(spec: BNN, y: Any, classes: Sequence[Any] | None) -> tuple[Any, ClassLabels | None]:
+    """Class labels -> codes and names (regression: ``y`` unchanged)."""
+    if spec.task != "classification":
+        if classes is not None:
+            raise ValueError(f"classes: only a classifier has classes; this spec's likelihood is {spec.likelihood!r}")
+        return y, None
+    n_classes = 2 if spec.output_units == 1 else spec.output_units
+    return encode_labels(y, classes, n_classes=n_classes)
 
 
 #: Function-space r_hat above this is reported when a sampler finishes (``pbnn.diagnose``'s default bound).
@@ -130,7 +174,7 @@ def _warn_sampler_faults(fitted: Fit, options: Options) -> None:
 
 
 def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: str, options: Options, seed: int,
-              start: float, posterior: xr.Dataset, sample_stats: xr.Dataset) -> Fit:
+              start: float, posterior: xr.Dataset, sample_stats: xr.Dataset, data_attrs: dict[str, str]) -> Fit:
     """Stamp the engine's posterior and sample stats with pbnn's attributes and data into a Fit."""
     seconds = time.perf_counter() - start
     posterior = _with_parameter_deterministics(model, posterior)
@@ -143,6 +187,7 @@ def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: 
         "pbnn_spec": spec.to_toml(),
         "pbnn_input_shape": json.dumps(list(X.shape[1:])),
         "pbnn_fit_seconds": float(seconds),
+        **data_attrs,  # feature scaling and class names (pbnn.scaling, pbnn.labels)
     }
     if spec.likelihood_.standardize_targets:  # y was standardized for the fit; predictions undo it (pbnn.scaling)
         attrs.update(TargetScaling.from_targets(y).to_attrs())
