@@ -54,6 +54,8 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         print(f"{name}: {spec.description}" if spec.description else name)
         layers = " -> ".join(layer.describe() for layer in spec.layers)
         print(f"    {layers}; prior {spec.prior.describe()}; likelihood {spec.likelihood}; file {zoo.path(name)}")
+        if spec.fit_settings:
+            print("    fit: " + ", ".join(f"{k} {v}" for k, v in spec.fit_settings.items()))
     return 0
 
 

@@ -333,8 +333,8 @@ def probability_vs_uncertainty(
     for k, (label, pred) in enumerate(preds.items()):
         u = pred.uncertainty()
         binary = u.sizes["class"] == 2
-        prob = u["mean"].sel({"class": 1}) if binary else u["confidence"]
-        std = u["std"].sel({"class": 1}) if binary else u["confidence_std"]
+        prob = u["mean"].isel({"class": 1}) if binary else u["confidence"]
+        std = u["std"].isel({"class": 1}) if binary else u["confidence_std"]
         ax.scatter(prob, std, s=8, alpha=0.5, color=f"C{k}", label=f"{label} (mean std {float(std.mean()):.3f})")
     ax.set(xlabel="P(class 1)" if binary else "probability of the predicted class",
            ylabel="std over posterior draws", title="predicted probability is not certainty")
@@ -377,13 +377,13 @@ def confusion_matrix(
     """True class (rows) against predicted class (columns); ``normalize`` divides each row by its total."""
     from pbnn.uncertainty import _check_targets
 
-    y = _check_targets(pred, y).astype(int)
-    predicted = pred.classes()
+    y = _check_targets(pred, y).astype(int)  # codes, also for named labels
+    predicted = pred.labels.encode(pred.classes())
     k = pred.draws().shape[-1]
     counts = np.zeros((k, k))
     np.add.at(counts, (y, predicted), 1)
     shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
-    labels = list(range(k)) if labels is None else list(labels)
+    labels = list(pred.labels.names) if labels is None else list(labels)
     fig = _figure(1.0 + 0.55 * k, 0.6 + 0.55 * k)
     ax = fig.subplots()
     image = ax.imshow(shown, cmap="Blues", vmin=0)

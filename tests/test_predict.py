@@ -20,16 +20,23 @@ def numpy_forward(posterior, X):
     return 1.0 / (1.0 + np.exp(-np.einsum("cdni,cdij->cdnj", h, w3)[..., 0]))
 
 
+def network_inputs(fit, X):
+    """``X`` as the network sees it: with the fit's feature scaling (pbnn.scaling) applied."""
+    from pbnn.scaling import FeatureScaling
+
+    return FeatureScaling.from_attrs(fit.idata.attrs).standardize(X)
+
+
 def test_predictions_equal_a_numpy_forward_pass(quick_fit, small_moons):
     X_te = small_moons.X_test
     pred = quick_fit.predict(X_te)
-    np.testing.assert_allclose(pred["predictions"]["p"].values, numpy_forward(quick_fit.posterior, X_te), rtol=1e-10)
+    np.testing.assert_allclose(pred["predictions"]["p"].values, numpy_forward(quick_fit.posterior, network_inputs(quick_fit, X_te)), rtol=1e-10)
 
 
 @pytest.mark.parametrize("backend", ["jax", "numba"])
 def test_backends_agree(quick_fit, small_moons, backend):
     X_te = small_moons.X_test[:17]
-    ref = numpy_forward(quick_fit.posterior, X_te)
+    ref = numpy_forward(quick_fit.posterior, network_inputs(quick_fit, X_te))
     np.testing.assert_allclose(quick_fit.predict(X_te, backend=backend)["predictions"]["p"].values, ref, rtol=1e-10)
 
 
