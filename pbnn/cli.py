@@ -64,12 +64,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     spec, data = _model(args.model), _data(args)
     options = _options(args.set)
+    if args.standardize is not None:  # --no-standardize; --set standardize=false says the same
+        options["standardize"] = args.standardize
     method = args.method or spec.fit_method
     out = Path(args.out or f"runs/{spec.name}-{method}")
     y_train, y_test, classes = _named_labels(spec, data)
     fit = _guard(lambda: pbnn.fit(spec, data.X_train, y_train, method, seed=args.seed,
-                                  progressbar=not args.quiet, standardize=args.standardize, classes=classes,
-                                  **options))
+                                  progressbar=not args.quiet, classes=classes, **options))
     fit.save(out)
     s = pbnn.scores(fit.predict(data.X_test), y_test)
     score = f"accuracy {float(s['accuracy']):.3f}" if spec.task == "classification" else f"RMSE {float(s['rmse']):.3g}"

@@ -6,8 +6,8 @@ chains) the method takes, so the blocks run in well under a minute; everything e
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import inspect
 import re
 from pathlib import Path
 
@@ -31,7 +31,7 @@ def quick(fit):
 
     def quick_fit(spec, X, y, method=None, **options):
         method = method or spec.fit_method
-        params = inspect.signature(METHODS[method]).parameters
+        params = [f.name for f in dataclasses.fields(METHODS[method].options)]
         for name, cap in CAPS.items():
             if name in params:
                 options[name] = min(options.get(name) or cap, cap)

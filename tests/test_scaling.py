@@ -85,3 +85,16 @@ def test_standardize_must_be_a_bool():
     X, y = unscaled(20)
     with pytest.raises(TypeError, match="standardize: expected True or False, got 'yes'"):
         pbnn.fit(pbnn.zoo.two_layer_tanh(), X, y, standardize="yes")
+
+
+def test_cli_standardizes_unless_told_not_to(tmp_path):
+    from pbnn.cli import main
+
+    X, y = unscaled(60)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,d,label", comments="", fmt="%.17g")
+    fast = ["--data", str(path), "--set", "steps=200", "--set", "draws=20", "-q"]
+    assert main(["fit", "two_layer_tanh", *fast, "--out", str(tmp_path / "on")]) == 0
+    assert main(["fit", "two_layer_tanh", *fast, "--no-standardize", "--out", str(tmp_path / "off")]) == 0
+    assert "pbnn_x_loc" in pbnn.load(tmp_path / "on").idata.attrs
+    assert "pbnn_x_loc" not in pbnn.load(tmp_path / "off").idata.attrs
