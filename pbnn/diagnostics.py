@@ -12,7 +12,7 @@ by its ELBO history. r_hat, ESS and MCSE come from ArviZ (``arviz_stats``).
 >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
 >>> d = pbnn.diagnose(fit)
 >>> [c.name for c in d.checks]
-['ELBO relative change', 'ELBO non-finite steps', 'MCSE of the mean (max)', 'spread of the predictions over inputs']
+['ELBO relative change', 'ELBO non-finite steps', 'MCSE of the mean (max)']
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ def diagnose(
     ``elbo_window`` of the steps (:func:`elbo_relative_change`) at most ``elbo_rtol``. Both show
     the Monte Carlo standard error of the predictive mean. Classifiers: the predictive probability of
     some class must vary by at least ``spread_min`` over the probe set; a network that predicts the
-    same (the base rate, or 0.5) everywhere has learnt nothing from ``X`` (the note names the likely
-    cause, e.g. unscaled features fitted with ``standardize=False``).
+    same (the base rate, or 0.5) everywhere has learnt nothing from ``X``: a failed check is added
+    whose note names the likely cause (e.g. unscaled features fitted with ``standardize=False``).
     """
     if not isinstance(fit, Fit):
         raise TypeError(f"fit: expected a pbnn Fit (from pbnn.fit), got {type(fit).__name__}")
@@ -169,8 +169,8 @@ def diagnose(
         ]
     else:
         checks.append(mcse_check)
-    if fit.spec.task == "classification":
-        checks.append(_constant_check(fit, outputs, spread_min))
+    if fit.spec.task == "classification" and (constant := _constant_check(fit, outputs, spread_min)) is not None:
+        checks.append(constant)
     return Diagnosis(fit.method, tuple(checks), function, weights)
 
 
@@ -203,13 +203,14 @@ def _elbo_checks(elbo: np.ndarray, window: float, rtol: float) -> list[Check]:
                   note if change <= rtol else note + "; run more steps"), *checks]
 
 
-def _constant_check(fit: Fit, outputs: xr.DataArray, band: float) -> Check:
-    """How much the predictive probabilities vary over the probe inputs (largest range of one class)."""
+def _constant_check(fit: Fit, outputs: xr.DataArray, band: float) -> Check | None:
+    """A failed check when the predictive probabilities hardly vary over the probe inputs (largest range of
+    one class below ``band``); None otherwise."""
     mean = outputs.mean(SAMPLE_DIMS).values  # (obs,) for bernoulli's p, (obs, class) for categorical
     spread = float(np.ptp(mean, axis=0).max())
     name = "spread of the predictions over inputs"
     if spread >= band:
-        return Check("function", name, spread, f">= {band:g}", "ok", "predictions depend on the inputs")
+        return None
     y = fit.idata["observed_data"]["y"].values.astype(np.int64)
     base = y.mean() if mean.ndim == 1 else (np.bincount(y, minlength=mean.shape[-1]) / len(y)).max()
     p = mean.mean() if mean.ndim == 1 else mean.mean(axis=0).max()

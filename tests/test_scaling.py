@@ -77,8 +77,7 @@ def test_standardize_false_feeds_raw_features_and_diagnose_names_the_cause():
     assert not d.ok and "spread of the predictions" in d.verdict and "base rate 0.525" in check.note
     fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X[:200], y[:200], steps=3000, seed=0, progressbar=False)
     assert fit.predict(X[200:]).accuracy(y[200:]) >= 0.85
-    good = next(c for c in pbnn.diagnose(fit).checks if c.name == "spread of the predictions over inputs")
-    assert good.status == "ok" and good.value > 0.8
+    assert all(c.name != "spread of the predictions over inputs" for c in pbnn.diagnose(fit).checks)
 
 
 def test_standardize_must_be_a_bool():
