@@ -34,4 +34,5 @@ class FitError(RuntimeError):
 
 
 class DivergenceError(FitError, FloatingPointError):
-    """ADVI's ELBO or its gradient became NaN or inf; ``fit`` holds draws from the last finite approximation."""
+    """An optimizer's objective (ADVI's ELBO, MAP's log density, ...) or its gradient became NaN or inf; ``fit``
+    holds the last finite parameters (for ADVI, draws from the last finite approximation)."""

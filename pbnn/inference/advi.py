@@ -2,9 +2,9 @@
 
 Two engines optimize the same objective, PyMC's ELBO with ``total_size`` scaling for minibatches:
 
-* ``"jax"``: the whole optimization loop compiled with JAX, chunks of steps per call
-  (:mod:`pbnn.inference.jax_advi`); the default when jax is installed;
-* ``"pymc"``: PyMC's ``pm.fit`` with Adam, compiled with ``backend`` (NUMBA by default).
+* ``"jax"``: the ELBO as a loss of pbnn's optax loop (:mod:`pbnn.inference.jax_advi` on
+  :mod:`pbnn.inference.loop`), Adam or the user's ``optimizer``; the default when jax is installed;
+* ``"pymc"``: PyMC's ``pm.fit`` with Adam, compiled with ``backend`` (NUMBA by default): the reference path.
 
 Faults: a NaN/inf ELBO raises :class:`~pbnn.errors.DivergenceError` saying what to try (with the JAX
 engine its ``fit`` holds draws from the last finite approximation); Ctrl-C returns the steps done so
@@ -13,8 +13,8 @@ far with a warning (both engines).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-import warnings
 
 import numpy as np
 import pymc as pm
@@ -24,7 +24,8 @@ import xarray as xr
 from pbnn.compile import build_model
 from pbnn.devices import check_device
 from pbnn.errors import DivergenceError
-from pbnn.inference.schedule import LearningRateSchedule
+from pbnn.inference.methods import EngineResult
+from pbnn.inference.progress import progress_bar
 from pbnn.validation import check_positive_int
 
 ENGINES = ("auto", "jax", "pymc")
@@ -32,22 +33,22 @@ ENGINES = ("auto", "jax", "pymc")
 
 def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
                  final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba",
-                 device=None):
-    """Mean-field ADVI; returns (posterior, sample_stats with the ELBO history)."""
+                 device=None, optimizer=None):
+    """Mean-field ADVI; returns the posterior and the ELBO history (an EngineResult)."""
     return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                 mc_samples=mc_samples, draws=draws, init_scale=init_scale, engine=engine, backend=backend,
-                device=device)
+                device=device, optimizer=optimizer)
 
 
 def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
                  final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba",
-                 device=None):
-    """Full-rank ADVI; returns (posterior, sample_stats with the ELBO history)."""
+                 device=None, optimizer=None):
+    """Full-rank ADVI; returns the posterior and the ELBO history (an EngineResult)."""
     return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                 mc_samples=mc_samples, draws=draws, init_scale=init_scale, engine=engine, backend=backend,
-                device=device)
+                device=device, optimizer=optimizer)
 
 
 def resolve_engine(engine: str) -> str:
@@ -72,7 +73,7 @@ DEFAULT_INIT_SCALE = 0.1
 
 
 def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, final_learning_rate,
-         mc_samples, draws, init_scale, engine, backend, device):
+         mc_samples, draws, init_scale, engine, backend, device, optimizer):
     steps = check_positive_int("steps", steps)
     mc_samples = check_positive_int("mc_samples", mc_samples)
     if init_scale is not None and not (isinstance(init_scale, int | float) and init_scale > 0):
@@ -83,12 +84,14 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
         if not (isinstance(rate, int | float) and rate > 0):
             raise ValueError(f"{name}: expected a positive number, got {rate!r}")
     fit_seed, sample_seed = np.random.SeedSequence(seed).generate_state(2)
+    if optimizer is not None and resolve_engine(engine) != "jax":
+        raise ValueError("optimizer: an optax optimizer runs on the JAX engine; use engine='jax' (or 'auto')")
     if resolve_engine(engine) == "jax":
         return _run_jax(model, fullrank=fullrank, seed=int(fit_seed), sample_seed=int(sample_seed),
                         progressbar=progressbar, steps=steps, batch_size=batch_size,
                         learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                         mc_samples=mc_samples, draws=draws, init_scale=init_scale or DEFAULT_INIT_SCALE,
-                        device=device)
+                        device=device, optimizer=optimizer)
     if check_device(device) is not None:
         raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
     train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size)
@@ -100,7 +103,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
         scale = init_scale or DEFAULT_INIT_SCALE
         start_sigma = {v.name: np.full(train.initial_point()[v.name].size, scale) for v in train.value_vars}
     rate = pytensor.shared(np.float64(learning_rate), name="learning_rate")
-    schedule = LearningRateSchedule(rate, learning_rate, final, steps)
+    schedule = _LearningRateCallback(rate, learning_rate, final, steps)
     with train:
         try:
             approx = pm.fit(
@@ -121,41 +124,43 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     free = [rv.name for rv in model.free_RVs]
     posterior = sampled["posterior"].to_dataset()[free]
     elbo = -np.asarray(approx.hist, dtype=np.float64)
-    return posterior, _elbo_stats(elbo)
+    return EngineResult(posterior, _elbo_stats(elbo))
 
 
 def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate,
-             final_learning_rate, mc_samples, draws, init_scale, device=None):
+             final_learning_rate, mc_samples, draws, init_scale, device=None, optimizer=None):
     from pbnn.inference.jax_advi import fit_advi
+    from pbnn.inference.loop import warn_if_worse
 
+    rate = None if optimizer is not None else learning_rate  # what the messages name
     try:
         with _progress(progressbar, steps) as advance:
             result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
                               learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                               fullrank=fullrank, seed=seed, init_scale=init_scale,
-                              n_mc=mc_samples,
-                              device=device,
+                              n_mc=mc_samples, device=device, optimizer=optimizer,
                               callback=lambda step, elbo: advance(step, elbo))
     except FloatingPointError as err:
         message = divergence_message(err.result.steps + 1, steps, learning_rate, init_scale)
-        diverged = DivergenceError(f"{message} exc.fit holds draws from the last finite approximation.")
-        diverged.engine_result = _draws(model, err.result, draws, sample_seed)  # pbnn.fit makes it a Fit
-        raise diverged from None
+        return _draws(model, err.result, draws, sample_seed, "diverged",
+                      f"{message} exc.fit holds draws from the last finite approximation.")
     except KeyboardInterrupt as interrupt:
         result = getattr(interrupt, "result", None)
         if result is None or result.steps == 0:
             raise
-        warnings.warn(f"ADVI interrupted after {result.steps} of {steps} steps: returning the fit so far",
-                      UserWarning, stacklevel=2)
+        warn_if_worse(-result.elbo, label="ADVI", learning_rate=rate)
+        return _draws(model, result, draws, sample_seed, "interrupted",
+                      f"ADVI interrupted after {result.steps} of {steps} steps: returning the fit so far")
+    warn_if_worse(-result.elbo, label="ADVI", learning_rate=rate)
     return _draws(model, result, draws, sample_seed)
 
 
-def _draws(model, result, draws, sample_seed):
+def _draws(model, result, draws, sample_seed, fault=None, message="") -> EngineResult:
     from pbnn.inference import draws_to_posterior
 
     samples = result.sample(draws, seed=sample_seed)
     posterior = draws_to_posterior(model, {k: v[None] for k, v in samples.items()})
-    return posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64))
+    return EngineResult(posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64)), fault, message)
 
 
 def divergence_message(step: int | None, steps: int, learning_rate: float, init_scale: float | None) -> str:
@@ -173,27 +178,19 @@ def _elbo_stats(elbo: np.ndarray) -> xr.Dataset:
     return xr.Dataset({"elbo": ("step", elbo)}, coords={"step": np.arange(1, len(elbo) + 1)})
 
 
-class _progress:
-    """A rich progress bar advanced by the JAX engine between chunks of steps (no-op when off)."""
+class _LearningRateCallback:
+    """``pm.fit`` callback: writes the rate of step ``i`` (:func:`pbnn.inference.loop.learning_rate_schedule`)
+    into Adam's shared learning rate after ``i`` steps."""
 
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total = enabled, total
+    def __init__(self, rate, first: float, last: float, steps: int) -> None:
+        from pbnn.inference.loop import learning_rate_schedule
 
-    def __enter__(self):
-        if not self.enabled:
-            return lambda step, elbo: None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        schedule = learning_rate_schedule(first, last, steps)
+        self.rate, self.schedule = rate, schedule if callable(schedule) else lambda i: schedule
 
-        self._bar = Progress(TextColumn("ADVI"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                             TextColumn("ELBO {task.fields[elbo]}"), TimeRemainingColumn())
-        self._bar.start()
-        task = self._bar.add_task("advi", total=self.total, elbo="")
+    def __call__(self, approx, losses, i: int) -> None:  # i: steps done
+        self.rate.set_value(np.float64(self.schedule(i)))
 
-        def advance(step: int, elbo: np.ndarray) -> None:
-            self._bar.update(task, completed=step, elbo=f"{float(np.mean(elbo)):.2f}")
 
-        return advance
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            self._bar.stop()
+#: The ADVI progress bar (:func:`pbnn.inference.progress.progress_bar`), advanced with the ELBO of each chunk.
+_progress = functools.partial(progress_bar, label="ADVI", value_name="ELBO")

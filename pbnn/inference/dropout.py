@@ -32,6 +32,8 @@ draw. ``sample_stats`` holds the training loss of every step.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,8 +43,11 @@ import xarray as xr
 from pbnn import layers as L
 from pbnn import priors as P
 from pbnn.errors import SpecError
-from pbnn.inference.optim import adam
+from pbnn.inference.methods import EngineResult
 from pbnn.validation import check_positive_int
+
+if TYPE_CHECKING:
+    import optax
 
 #: Priors that give mc_dropout a weight penalty (their hyperparameters are fixed numbers).
 SUPPORTED_PRIORS = (P.Normal, P.Laplace, P.ScaleMixture)
@@ -50,33 +55,32 @@ SUPPORTED_PRIORS = (P.Normal, P.Laplace, P.ScaleMixture)
 
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: float = 0.1, input_dropout: float = 0.0,
         steps: int = 5000, learning_rate: float = 0.005, batch_size: int | None = None,
-        draws: int = 1000) -> tuple[xr.Dataset, xr.Dataset]:
+        draws: int = 1000, optimizer: optax.GradientTransformation | None = None) -> EngineResult:
     """Train with dropout and return ``draws`` masked weight sets as the posterior; see the module doc.
 
-    The loop takes seconds, so there is no progress bar (``progressbar`` is ignored)."""
+    ``optimizer``: any optax transformation (minimising the training loss), instead of Adam at
+    ``learning_rate``."""
     from pbnn.compile import prior_of
-    from pbnn.inference import draws_to_posterior
-    from pbnn.inference.jax_advi import _build_model_fns
+    from pbnn.inference import draws_to_posterior, loop
+    from pbnn.inference.logdensity import initial_point, log_density, sample_batch
+    from pbnn.inference.progress import progress_bar
 
     for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
             raise ValueError(f"{name}: expected a probability in [0, 1), got {rate!r}")
     steps, draws = check_positive_int("steps", steps), check_positive_int("draws", draws)
-    if not (isinstance(learning_rate, int | float) and learning_rate > 0):
-        raise ValueError(f"learning_rate: expected a positive number, got {learning_rate!r}")
+    rate = None if optimizer is not None else learning_rate  # what the messages name
+    optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
     priors = _layer_priors(spec, prior_of)
     first = min(priors)
     keep = {i: 1.0 - (input_dropout if i == first else dropout) for i in priors}  # per weighted layer
 
-    start = model.initial_point(random_seed=seed)
-    fns = _build_model_fns(model, ("X", "target"), start)
+    fns = log_density(model, ("X", "target"))
     names = fns.value_names
-    x0 = np.concatenate([np.ravel(start[name]) for name in names])
     # masks act on the rows (input units) of every Dense weight w_i whose keep probability is below 1
     masked = {k: keep[int(name[2:])] for k, name in enumerate(names)
               if name.startswith("w_") and name[2:].isdigit() and keep[int(name[2:])] < 1}
     penalty = _penalty(names, priors, keep)
-    data = (jnp.asarray(X), jnp.asarray(y))
     n = len(y)
 
     def point_loglik(values, key, x_n, y_n):
@@ -85,23 +89,21 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
         for (k, q), key_k in zip(masked.items(), keys, strict=True):
             mask = jax.random.bernoulli(key_k, q, (values[k].shape[0],)) / q
             values[k] = values[k] * mask[:, None]
-        return fns.lik_fn(*values, x_n[None], y_n[None])[0]
+        return fns.loglik(*values, x_n[None], y_n[None])[0]
 
-    def loss(x, key):
+    def loss(x, key, *data):
         k_batch, k_mask = jax.random.split(key)
-        if batch_size is None:
-            xb, yb = data
-        else:
-            idx = jax.random.randint(k_batch, (batch_size,), 0, n)
-            xb, yb = data[0][idx], data[1][idx]
+        xb, yb = sample_batch(k_batch, data, batch_size)
         values = fns.unflatten(x)
         keys = jax.random.split(k_mask, len(yb))
         loglik = jax.vmap(point_loglik, in_axes=(None, 0, 0, 0))(values, keys, xb, yb)
         return -jnp.mean(loglik) + penalty(values) / n
 
     fit_seed, mask_seed = np.random.SeedSequence(seed).generate_state(2)
-    x, losses = adam(loss, jnp.asarray(x0), steps=steps, learning_rate=learning_rate, seed=int(fit_seed))
-    trained = dict(zip(fns.rv_names, fns.constrain_batch(x[None]), strict=True))  # each (1, *shape)
+    with progress_bar(progressbar, steps, label="MC dropout", value_name="loss") as advance:
+        out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
+                       seed=int(fit_seed), data=(X, y), callback=advance)
+    trained = dict(zip(fns.rv_names, fns.constrain_batch(np.asarray(out.params)[None]), strict=True))  # (1, *shape)
     masked_names = {names[k]: q for k, q in masked.items()}
     rng = np.random.default_rng(mask_seed)
     values = {}
@@ -111,8 +113,9 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
             q = masked_names[name]
             value = value * (rng.random((draws, value.shape[1])) < q)[:, :, None] / q
         values[name] = value[None]
-    stats = xr.Dataset({"loss": ("step", losses)}, coords={"step": np.arange(1, len(losses) + 1)})
-    return draws_to_posterior(model, values), stats
+    stats = xr.Dataset({"loss": ("step", out.losses)}, coords={"step": np.arange(1, len(out.losses) + 1)})
+    fault, message = loop.outcome(out, label="MC dropout", steps=steps, learning_rate=rate)
+    return EngineResult(draws_to_posterior(model, values), stats, fault, message)
 
 
 def _layer_priors(spec, prior_of) -> dict[int, P.Prior]:

@@ -42,7 +42,8 @@ def fit(
     options, defaults and docs); ``options`` are that method's, checked by its options dataclass, e.g.
 
     * ``"advi"`` / ``"fullrank_advi"``: ``steps``, ``batch_size``, ``learning_rate``, ``final_learning_rate``,
-      ``mc_samples``, ``draws``, ``init_scale``, ``engine``, ``backend``, ``device``. Full rank: the off-diagonal
+      ``mc_samples``, ``draws``, ``init_scale``, ``engine``, ``backend``, ``device``, ``optimizer`` (an optax
+      transformation replacing Adam and both rates; also for ``"map"`` and ``"mc_dropout"``). Full rank: the off-diagonal
       entries of the Cholesky factor random-walk on gradient noise, so give it draws and a decaying rate;
       ``mc_samples=16`` with ``final_learning_rate`` a tenth of ``learning_rate`` took UCI yacht's test RMSE from
       1.54 to 0.52 for 1.8x the time (``benchmarks/bench_uci.py``).
@@ -65,8 +66,9 @@ def fit(
 
     Faults: bad data or options raise :class:`~pbnn.errors.DataError`, ``ValueError`` or ``TypeError``
     naming the argument; a sampler's failure raises :class:`~pbnn.errors.FitError` with its message; a
-    diverging ADVI raises :class:`~pbnn.errors.DivergenceError` whose ``fit`` holds the last finite
-    approximation; Ctrl-C during ADVI returns the fit so far with a warning.
+    diverging optimizer (ADVI, MAP, MC dropout) raises :class:`~pbnn.errors.DivergenceError` whose ``fit`` holds
+    the last finite parameters, and one whose objective ends worse than it started warns (a ``UserWarning``
+    naming ``learning_rate``); Ctrl-C during their loop returns the fit so far with a warning.
 
     >>> import pbnn
     >>> from pbnn import datasets

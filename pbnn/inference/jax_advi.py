@@ -1,35 +1,26 @@
-"""Fast ADVI for PyMC models: the whole Adam optimisation loop compiled in JAX.
+"""ADVI for PyMC models: PyMC's ELBO as a loss of :mod:`pbnn.inference.loop`, compiled in JAX.
 
-The objective is PyMC's ADVI: a mean-field (or full-rank) Gaussian on the model's
-*unconstrained* space (the value variables after PyMC's default transforms, log-Jacobian
-included), maximised with Adam on the reparameterised ELBO.  The log density is built by
-PyMC (``model.logp``) and translated to JAX with PyTensor's JAX linker; nothing about the
-model is re-implemented here.
+The objective is PyMC's ADVI: a mean-field (or full-rank) Gaussian on the model's *unconstrained* space
+(the value variables after PyMC's default transforms, log-Jacobian included), maximised on the
+reparameterised ELBO with the analytic Gaussian entropy. The log density comes from
+:mod:`pbnn.inference.logdensity` (PyMC's ``model.logp`` through PyTensor's JAX linker); minibatches
+(``batch_size=B``) are drawn uniformly with replacement and the likelihood is scaled by ``N / B``.
+The flat parameter vector is described by :attr:`ADVIResult.value_names` / :meth:`ADVIResult.unflatten`.
 
-Design
-------
-* Two log-density graphs: prior + Jacobian (``model.logp(free_RVs, jacobian=True)``) and
-  likelihood (``model.logp(observed_RVs)``).  The ``pm.Data`` shared variables named in
-  ``data_names`` (their leading axis = observations) become symbolic inputs; the prior sees
-  the full data, the likelihood a minibatch, scaled by ``N / B`` (what ``total_size`` does).
-* ``jax.lax.scan`` runs ``chunk_size`` steps per compiled call; Python only loops over
-  chunks (and calls ``callback`` in between).  Minibatch indices are drawn inside the loop,
-  uniformly **with replacement** (as ``pm.Minibatch`` does), ``B`` per step.
-* Step ``t`` uses the PRNG key ``fold_in(key(seed), t)``: results do not depend on
-  ``chunk_size`` and the same seed reproduces the ELBO history bit for bit.
-* Float64: importing this module enables ``jax_enable_x64`` (PyMC models are float64;
-  PyTensor's JAX backend already does the same when ``floatX == "float64"``).
-* Flat parameter vector = the model's value variables, in ``model.value_vars`` order, each
-  raveled C-order and concatenated (as ``pymc.blocking.DictToArrayBijection``); see
-  :attr:`ADVIResult.value_names` / :meth:`ADVIResult.unflatten`.
+>>> import numpy as np, pymc as pm
+>>> with pm.Model() as model:
+...     y = pm.Data("y", np.random.default_rng(0).normal(1.0, 1.0, 100))
+...     mu = pm.Normal("mu", 0.0, 10.0)
+...     _ = pm.Normal("obs", mu, 1.0, observed=y)
+>>> res = fit_advi(model, steps=3000, data_names=("y",), learning_rate=0.05, seed=0)
+>>> round(float(res.mean[0]), 1), round(float(res.std[0]), 1)
+(1.1, 0.1)
 """
 
 from __future__ import annotations
 
 import math
 import time
-import weakref
-
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,195 +28,37 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pymc as pm
 
-from pymc.initial_point import make_initial_point_fn
-from pymc.sampling.jax import get_jaxified_graph
-from pytensor.compile import SharedVariable
-from pytensor.graph.replace import graph_replace
+from pbnn.inference import logdensity, loop
+from pbnn.inference.logdensity import LogDensity
 
-from pbnn.devices import jax_device
-from pbnn.inference import schedule
-
-# PyMC graphs are float64; without x64 JAX would silently downcast to float32.
-jax.config.update("jax_enable_x64", True)
-
-__all__ = ["ADVIResult", "fit_advi"]
+__all__ = ["ADVIResult", "fit_advi", "fullrank_step_scale"]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
-_ADAM_B1, _ADAM_B2, _ADAM_EPS = 0.9, 0.999, 1e-8  # optax / pm.adam defaults
 
 
 # --------------------------------------------------------------------------------------
-# Model -> JAX functions (cached per model)
+# The objective
 # --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _ModelFns:
-    value_names: tuple[str, ...]
-    value_shapes: tuple[tuple[int, ...], ...]
-    rv_names: tuple[str, ...]
-    prior_fn: Callable[..., Any]  # (*values, *full_data) -> (prior logp [+ log|J|],)
-    lik_fn: Callable[..., Any]  # (*values, *batch_data) -> (loglik of the batch,)
-    constrain_fn: Callable[..., Any]  # (*values) -> constrained free RVs
-    build_seconds: float
-    _jit: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return tuple(int(np.prod(s, dtype=int)) for s in self.value_shapes)
-
-    def unflatten(self, z: jax.Array) -> list[jax.Array]:
-        out, off = [], 0
-        for shape, size in zip(self.value_shapes, self.sizes):
-            out.append(z[off : off + size].reshape(shape))
-            off += size
-        return out
-
-    def constrain_batch(self, flat: np.ndarray) -> list[np.ndarray]:
-        """(n, D) unconstrained draws -> constrained free RVs, each (n, *shape); on CPU."""
-        fn = self._jit.get("constrain")
-        if fn is None:
-            fn = jax.jit(jax.vmap(lambda z: tuple(self.constrain_fn(*self.unflatten(z)))))
-            self._jit["constrain"] = fn
-        cpu = jax.devices("cpu")[0]
-        return [np.asarray(o) for o in fn(jax.device_put(flat, cpu))]
-
-
-# model -> {key: _ModelFns / jitted chunk functions}; entries die with the model.
-_CACHE: weakref.WeakKeyDictionary[pm.Model, dict[Any, Any]] = weakref.WeakKeyDictionary()
-
-
-def _model_cache(model: pm.Model) -> dict[Any, Any]:
-    try:
-        return _CACHE.setdefault(model, {})
-    except TypeError:  # not weak-referenceable / hashable: no caching
-        return {}
-
-
-def _structure_key(model: pm.Model, data_names: tuple[str, ...]) -> tuple:
-    """Identifies the model graph (adding variables after a fit invalidates the cache)."""
-    dim_lengths = tuple(
-        (k, int(v.get_value())) for k, v in model.dim_lengths.items() if isinstance(v, SharedVariable)
-    )
-    return (
-        data_names,
-        dim_lengths,
-        tuple(v.name for v in model.value_vars),
-        tuple(v.name for v in model.observed_RVs),
-        tuple(v.name for v in model.deterministics),
-    )
-
-
-def _data_vars(model: pm.Model, data_names: tuple[str, ...]) -> list[SharedVariable]:
-    out = []
-    for name in data_names:
-        try:
-            var = model[name]
-        except KeyError:
-            raise KeyError(f"data variable {name!r} is not in the model (data_names={data_names})") from None
-        if not isinstance(var, SharedVariable):
-            raise TypeError(f"{name!r} must be a pm.Data (shared) variable, got {type(var).__name__}")
-        if var.ndim == 0:
-            raise ValueError(f"data variable {name!r} is a scalar; it needs a leading observation axis")
-        out.append(var)
-    return out
-
-
-def _build_model_fns(
-    model: pm.Model, data_names: tuple[str, ...], ip: Mapping[str, Any], *, jacobian: bool = True
-) -> _ModelFns:
-    """The model's log densities as JAX functions; ``jacobian=False``: the prior without the Jacobian terms of
-    the transforms (MAP's objective: the mode of the parameters' own density, not of e.g. ``log sigma``'s)."""
-    t0 = time.perf_counter()
-    from pymc.variational.minibatch_rv import MinibatchRandomVariable
-
-    for rv in model.observed_RVs:
-        if isinstance(rv.owner.op, MinibatchRandomVariable):
-            raise ValueError(
-                f"observed variable {rv.name!r} uses total_size / pm.Minibatch; fit_advi does the "
-                "minibatching itself: build the model on the full pm.Data and pass batch_size"
-            )
-    data = _data_vars(model, data_names)
-    value_vars = list(model.value_vars)
-    value_shapes = tuple(tuple(int(d) for d in np.shape(ip[v.name])) for v in value_vars)
-
-    full_in = [d.type.clone(shape=(None,) * d.ndim)(f"{d.name}_full") for d in data]
-    batch_in = [d.type.clone(shape=(None,) * d.ndim)(f"{d.name}_batch") for d in data]
-
-    prior = model.logp(vars=model.free_RVs, jacobian=jacobian, sum=True)
-    if model.observed_RVs:
-        lik = model.logp(vars=model.observed_RVs, sum=True)
-    else:
-        lik = pm.math.constant(0.0, dtype="float64")
-
-    # likelihood: data -> minibatch; dims on the observation axis (e.g. coords "obs" whose
-    # length is a shared scalar) -> the batch length, so nothing broadcasts back to N.
-    lik_repl: dict[Any, Any] = dict(zip(data, batch_in))
-    for name, bvar in zip(data_names, batch_in):
-        dims = model.named_vars_to_dims.get(name)
-        if dims and dims[0] is not None and dims[0] in model.dim_lengths:
-            length = model.dim_lengths[dims[0]]
-            if isinstance(length, SharedVariable):
-                lik_repl.setdefault(length, bvar.shape[0].astype(length.dtype))
-    (lik,) = graph_replace([lik], replace=lik_repl, strict=False)
-    (prior,) = graph_replace([prior], replace=dict(zip(data, full_in)), strict=False)
-
-    prior_fn = get_jaxified_graph(inputs=value_vars + full_in, outputs=[prior])
-    lik_fn = get_jaxified_graph(inputs=value_vars + batch_in, outputs=[lik])
-    constrained = model.replace_rvs_by_values(model.free_RVs)
-    constrain_fn = get_jaxified_graph(inputs=value_vars, outputs=constrained)
-    return _ModelFns(
-        value_names=tuple(v.name for v in value_vars),
-        value_shapes=value_shapes,
-        rv_names=tuple(rv.name for rv in model.free_RVs),
-        prior_fn=prior_fn,
-        lik_fn=lik_fn,
-        constrain_fn=constrain_fn,
-        build_seconds=time.perf_counter() - t0,
-    )
-
-
-# --------------------------------------------------------------------------------------
-# The compiled chunk of optimisation steps
-# --------------------------------------------------------------------------------------
-def _scale_from_params(params: dict[str, jax.Array], fullrank: bool) -> jax.Array:
+def _scale_from_params(params: dict[str, Any], fullrank: bool) -> Any:
     if fullrank:
         raw = params["L"]
         return jnp.tril(raw, -1) + jnp.diag(jax.nn.softplus(jnp.diag(raw)))
     return jax.nn.softplus(params["rho"])
 
 
-def _make_chunk_fn(
-    fns: _ModelFns, *, fullrank: bool, batch_size: int | None, n_data: int, n_mc: int, length: int
-) -> Callable[..., Any]:
-    """Return ``chunk(state, data, lr, log_decay, n_active, key) -> (state, elbo[length])`` (not jitted).
-
-    Step ``t`` moves at ``lr * exp(log_decay * t)`` (``log_decay = 0``: a constant learning rate)."""
-    dim = sum(fns.sizes)
+def _negative_elbo(fns: LogDensity, *, fullrank: bool, batch_size: int | None, n_data: int, n_mc: int):
+    """``loss(params, key, *full_data)``: minus the Monte Carlo ELBO of ``n_mc`` draws, likelihood scaled to N."""
+    dim = fns.dim
     scale = 1.0 if batch_size is None else n_data / batch_size
-    # Adam moves every entry by about lr per step whatever its gradient, and the gradient of an
-    # off-diagonal Cholesky entry is mostly Monte Carlo noise: a row of D entries then random-walks
-    # as lr * sqrt(D) and the approximation's sd blows up (UCI yacht, D = 402, lr 0.003: RMSE 1.5e3).
-    # The Cholesky factor therefore steps at lr / sqrt(D) (yacht: RMSE 1.6, as mean-field's 1.5).
-    lr_scale = {"mu": 1.0, "rho": 1.0, "L": 1.0 / np.sqrt(dim)}
 
-    def logp(z: jax.Array, full: tuple, batch: tuple) -> jax.Array:
-        vals = fns.unflatten(z)
-        lp = fns.prior_fn(*vals, *full)[0]
-        ll = fns.lik_fn(*vals, *batch)[0]
-        return lp + scale * ll
-
-    def neg_elbo(params: dict[str, jax.Array], key: jax.Array, full: tuple) -> jax.Array:
+    def loss(params: dict[str, jax.Array], key: jax.Array, *full: jax.Array) -> jax.Array:
         k_eps, k_idx = jax.random.split(key)
-        # optimization_barrier: materialise the random draws once.  Without it XLA fuses the
-        # PRNG into every consumer and recomputes it per element (4x slower steps on CPU).
-        if batch_size is None:
-            batch = full
-        else:
-            idx = jax.lax.optimization_barrier(jax.random.randint(k_idx, (batch_size,), 0, n_data))
-            batch = tuple(jnp.take(d, idx, axis=0) for d in full)
-        eps = jax.random.normal(k_eps, (n_mc, dim), dtype=params["mu"].dtype)
-        eps = jax.lax.optimization_barrier(eps)
+        batch = logdensity.sample_batch(k_idx, full, batch_size)
+        # optimization_barrier: draw once, then use (XLA would recompute the PRNG in every consumer)
+        eps = jax.lax.optimization_barrier(jax.random.normal(k_eps, (n_mc, dim), dtype=params["mu"].dtype))
         s = _scale_from_params(params, fullrank)
         if fullrank:
             z = params["mu"] + eps @ s.T
@@ -236,49 +69,23 @@ def _make_chunk_fn(
         entropy = entropy + 0.5 * dim * _LOG_2PI_E
         z = jax.lax.optimization_barrier(z)
         if n_mc == 1:
-            elp = logp(z[0], full, batch)
+            elp = fns.logp(z[0], full, batch, scale)
         else:
-            elp = jnp.mean(jax.vmap(logp, in_axes=(0, None, None))(z, full, batch))
+            elp = jnp.mean(jax.vmap(fns.logp, in_axes=(0, None, None, None))(z, full, batch, scale))
         return -(elp + entropy)
 
-    grad_fn = jax.value_and_grad(neg_elbo)
+    return loss
 
-    def chunk(state: dict, full: tuple, lr0: jax.Array, log_decay: jax.Array, n_active: jax.Array, key: jax.Array):
-        def step(st: dict, i: jax.Array):
-            t = st["t"]
-            loss, g = grad_fn(st["params"], jax.random.fold_in(key, t), full)
-            ok = jnp.isfinite(loss)
-            for leaf in jax.tree_util.tree_leaves(g):
-                ok = ok & jnp.all(jnp.isfinite(leaf))
-            active = (i < n_active) & ~st["failed"]
-            do = active & ok
-            # Adam (optax.adam formulas), bias correction with the step count t + 1
-            tf = (t + 1).astype(lr0.dtype)
-            lr = lr0 * jnp.exp(log_decay * t.astype(lr0.dtype))
-            m = jax.tree_util.tree_map(lambda m_, g_: _ADAM_B1 * m_ + (1 - _ADAM_B1) * g_, st["m"], g)
-            v = jax.tree_util.tree_map(lambda v_, g_: _ADAM_B2 * v_ + (1 - _ADAM_B2) * g_ * g_, st["v"], g)
-            c1, c2 = 1 - _ADAM_B1**tf, 1 - _ADAM_B2**tf
-            new_p = {
-                k: p_ - lr * lr_scale[k] * (m[k] / c1) / (jnp.sqrt(v[k] / c2) + _ADAM_EPS)
-                for k, p_ in st["params"].items()
-            }
 
-            def keep(new, old):
-                return jax.tree_util.tree_map(lambda a, b: jnp.where(do, a, b), new, old)
+def fullrank_step_scale(dim: int) -> optax.GradientTransformation:
+    """Scales the full-rank Cholesky factor's updates (``params["L"]``) by ``1 / sqrt(dim)``.
 
-            new_st = {
-                "params": keep(new_p, st["params"]),
-                "m": keep(m, st["m"]),
-                "v": keep(v, st["v"]),
-                "t": t + do.astype(t.dtype),
-                "failed": st["failed"] | (active & ~ok),
-            }
-            elbo = jnp.where(active, -loss, jnp.nan)
-            return new_st, elbo
-
-        return jax.lax.scan(step, state, jnp.arange(length))
-
-    return chunk
+    Adam moves every entry by about the learning rate per step whatever its gradient, and the gradient of an
+    off-diagonal Cholesky entry is mostly Monte Carlo noise: a row of D entries then random-walks as
+    ``lr * sqrt(D)`` and the approximation's sd blows up (UCI yacht, D = 402, lr 0.003: RMSE 1.5e3). At
+    ``lr / sqrt(D)`` yacht's RMSE is 1.6, as mean-field's 1.5. Chained after any optimizer, the user's too.
+    """
+    return optax.masked(optax.scale(1.0 / math.sqrt(dim)), lambda params: {k: k == "L" for k in params})
 
 
 # --------------------------------------------------------------------------------------
@@ -306,7 +113,7 @@ class ADVIResult:
     steps: int = 0
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
-    _fns: _ModelFns | None = field(default=None, repr=False, compare=False)
+    _fns: LogDensity | None = field(default=None, repr=False, compare=False)
 
     @property
     def std(self) -> np.ndarray:
@@ -367,10 +174,6 @@ class ADVIResult:
 # --------------------------------------------------------------------------------------
 # Driver
 # --------------------------------------------------------------------------------------
-def _resolve_device(device: str | None) -> jax.Device | None:
-    return jax_device(device)
-
-
 def fit_advi(
     model: pm.Model,
     *,
@@ -379,6 +182,7 @@ def fit_advi(
     data_names: Sequence[str] = ("X", "y"),
     learning_rate: float = 0.01,
     final_learning_rate: float | None = None,
+    optimizer: optax.GradientTransformation | None = None,
     fullrank: bool = False,
     seed: int = 0,
     chunk_size: int = 1000,
@@ -389,7 +193,7 @@ def fit_advi(
     start: Mapping[str, Any] | None = None,
     jitter: bool = False,
 ) -> ADVIResult:
-    """Fit PyMC's ADVI (mean-field or full-rank) with Adam, the loop compiled in JAX.
+    """Fit PyMC's ADVI (mean-field or full-rank), the loop compiled in JAX (:func:`pbnn.inference.loop.run`).
 
     ``data_names`` are ``pm.Data`` variables sharing a leading observation axis of length N;
     with ``batch_size=B`` each step uses B rows drawn uniformly with replacement and scales
@@ -398,8 +202,11 @@ def fit_advi(
     init jitter on the unconstrained space, seeded by ``seed``); initial sd ``init_scale`` or, if None,
     PyMC's (mean-field ``softplus(0) = 0.69``, full-rank ``L = softplus(1) I``).  ``callback(step,
     elbo_chunk)`` is called after every chunk of ``chunk_size`` steps (``step`` = steps done).
-    Full-rank: the Cholesky factor's Adam steps are ``learning_rate / sqrt(D)`` (D parameters), so that its
-    rows do not random-walk on gradient noise (see ``_make_chunk_fn``).
+    The optimizer: Adam at ``learning_rate``, decaying geometrically to ``final_learning_rate`` at the last
+    step when given, or ``optimizer`` (any optax transformation, minimising minus the ELBO; it overrides
+    both rates). The parameters are ``{"mu": (D,), "rho": (D,)}`` (sd ``softplus(rho)``) or, full-rank,
+    ``{"mu": (D,), "L": (D, D)}`` (lower Cholesky factor, softplus on its diagonal); the factor's updates are
+    scaled by ``1 / sqrt(D)`` (:func:`fullrank_step_scale`).
     Raises ``FloatingPointError`` on a non-finite ELBO/gradient; ``exc.result`` holds the
     ADVIResult with the last finite parameters. A ``KeyboardInterrupt`` during the loop (Ctrl-C, or
     raised by ``callback``) propagates with ``exc.result``: the ADVIResult of the steps completed.
@@ -408,134 +215,67 @@ def fit_advi(
         raise ValueError("steps must be >= 1")
     if n_mc < 1 or chunk_size < 1:
         raise ValueError("n_mc and chunk_size must be >= 1")
-    if final_learning_rate is not None and not final_learning_rate > 0:
-        raise ValueError("final_learning_rate must be > 0")
+    if init_scale is not None and not init_scale > 0:
+        raise ValueError("init_scale must be > 0")
+    # a compiled loop is reused for the same model, options and optimizer (the user's: the same object)
+    optimizer_key: Any = optimizer if optimizer is not None else ("adam", learning_rate, final_learning_rate, steps)
+    optimizer = loop.optimizer_from(optimizer, learning_rate, final_learning_rate, steps=steps)
     t_setup = time.perf_counter()
     data_names = tuple(data_names)
-    dev = _resolve_device(device)
-
-    cache = _model_cache(model)
-    skey = _structure_key(model, data_names)
-
-    data_np = [np.asarray(v.get_value(borrow=True)) for v in _data_vars(model, data_names)]
-    n_data = data_np[0].shape[0] if data_np else 0
-    if any(d.shape[0] != n_data for d in data_np):
-        raise ValueError(f"data {data_names} differ in length along axis 0: {[d.shape for d in data_np]}")
+    full = logdensity.data_arrays(model, data_names)
+    n_data = full[0].shape[0] if full else 0
     if batch_size is not None:
-        if not data_np:
+        if not full:
             raise ValueError("batch_size needs at least one data variable")
         if not 1 <= batch_size:
             raise ValueError("batch_size must be >= 1")
         if batch_size >= n_data:
             batch_size = None  # full batch is cheaper and exact
+    fns = logdensity.log_density(model, data_names)
 
-    # initial mean: the model's initial point (initvals honoured; no jitter, as PyMC's ADVI,
-    # unless jitter=True: PyMC's U(-1, 1) init jitter on the unconstrained values)
-    ipkey = ("ipfn", skey, jitter)
-    ipfn = cache.get(ipkey) if start is None else None
-    if ipfn is None:
-        jitter_rvs = set(model.free_RVs) if jitter else set()
-        ipfn = make_initial_point_fn(
-            model=model, overrides=start, jitter_rvs=jitter_rvs, return_transformed=True
-        )
-        if start is None:
-            cache[ipkey] = ipfn
-    ip = ipfn(seed)
-    fns = cache.get(("fns", skey))
-    if fns is None:
-        fns = _build_model_fns(model, data_names, ip)
-        cache[("fns", skey)] = fns
-    mu0 = np.concatenate([np.ravel(ip[n]) for n in fns.value_names]).astype(np.float64)
+    # initial mean: the model's initial point (initvals honoured; no jitter, as PyMC's ADVI, unless jitter=True)
+    mu0 = fns.flatten(logdensity.initial_point(model, seed=seed, start=start, jitter=jitter))
     dim = mu0.size
-    if init_scale is not None and not init_scale > 0:
-        raise ValueError("init_scale must be > 0")
     if fullrank:  # PyMC: L_tril = I before softplus on the diagonal, i.e. sd = softplus(1) = 1.31
         raw_diag = 1.0 if init_scale is None else float(np.log(np.expm1(init_scale)))
         params0 = {"mu": mu0, "L": np.eye(dim) * raw_diag}
     else:  # PyMC: rho = 0, i.e. sd = softplus(0) = 0.69
         rho0 = 0.0 if init_scale is None else float(np.log(np.expm1(init_scale)))
         params0 = {"mu": mu0, "rho": np.full(dim, rho0)}
-    put = (lambda x: jax.device_put(x, dev)) if dev is not None else jnp.asarray
-    params = jax.tree_util.tree_map(put, params0)
-    state = {
-        "params": params,
-        "m": jax.tree_util.tree_map(jnp.zeros_like, params),
-        "v": jax.tree_util.tree_map(jnp.zeros_like, params),
-        "t": put(np.int64(0)),
-        "failed": put(np.bool_(False)),
-    }
-    full = tuple(put(d) for d in data_np)
-    lr = put(np.float64(learning_rate))
-    # geometric decay from learning_rate (step 0) to final_learning_rate (the last step)
-    final = learning_rate if final_learning_rate is None else final_learning_rate
-    log_decay = put(np.float64(schedule.log_decay(learning_rate, final, steps)))
-    key = put(jax.random.key_data(jax.random.key(seed)))
 
-    length = min(chunk_size, steps)
-    ckey = ("chunk", skey, fullrank, batch_size, n_data if batch_size else None, n_mc, length)
-    jitted = cache.get(ckey)
-    if jitted is None:
-        chunk = _make_chunk_fn(
-            fns, fullrank=fullrank, batch_size=batch_size, n_data=n_data, n_mc=n_mc, length=length
+    if fullrank:
+        optimizer = optax.chain(optimizer, fullrank_step_scale(dim))
+    loss = _negative_elbo(fns, fullrank=fullrank, batch_size=batch_size, n_data=n_data, n_mc=n_mc)
+    setup_seconds = time.perf_counter() - t_setup  # PyTensor -> JAX and the initial point (~0 when cached)
+    key = ("advi", logdensity.structure_key(model, data_names), fullrank, batch_size, n_data, n_mc, optimizer_key)
+    out = loop.run(loss, params0, steps=steps, optimizer=optimizer, seed=seed, data=full, chunk_size=chunk_size,
+                   callback=None if callback is None else lambda done, losses: callback(done, -losses),
+                   device=device, cache=logdensity.model_cache(model), cache_key=key)
+
+    params = out.params
+    result = ADVIResult(
+        elbo=-out.losses,
+        mean=np.asarray(params["mu"]),
+        scale=np.asarray(_scale_from_params(params, fullrank)),
+        fullrank=fullrank,
+        value_names=fns.value_names,
+        value_shapes=fns.value_shapes,
+        rv_names=fns.rv_names,
+        steps=out.steps,
+        compile_seconds=setup_seconds + out.compile_seconds,
+        run_seconds=out.run_seconds,
+        _fns=fns,
+    )
+    if out.status == "diverged":
+        err = FloatingPointError(
+            f"ADVI diverged: non-finite ELBO or gradient at step {out.steps + 1} of {steps} "
+            f"(learning_rate={learning_rate}). Try a lower learning_rate, tighter priors, or "
+            "standardizing the inputs. The last finite parameters are in exc.result."
         )
-
-        def run(state, full, lr, log_decay, n_active, key_data):
-            return chunk(state, full, lr, log_decay, n_active, jax.random.wrap_key_data(key_data))
-
-        jitted = {"jit": jax.jit(run), "compiled": {}}
-        cache[ckey] = jitted
-    n_active0 = put(np.int64(length))
-    sig = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype, str(a.device)), (state, full, lr, log_decay, key))
-    sig = tuple(jax.tree_util.tree_leaves(sig))
-    compiled = jitted["compiled"].get(sig)
-    if compiled is None:
-        compiled = jitted["jit"].lower(state, full, lr, log_decay, n_active0, key).compile()
-        jitted["compiled"][sig] = compiled
-    # setup = PyTensor graph -> JAX, initial point, XLA compile (all ~0 on a cache hit)
-    compile_seconds = time.perf_counter() - t_setup
-
-    def result(st: dict, elbo: np.ndarray, run_s: float) -> ADVIResult:
-        p = jax.device_get(st["params"])
-        sc = np.asarray(jax.device_get(_scale_from_params(st["params"], fullrank)))
-        return ADVIResult(
-            elbo=elbo,
-            mean=np.asarray(p["mu"]),
-            scale=sc,
-            fullrank=fullrank,
-            value_names=fns.value_names,
-            value_shapes=fns.value_shapes,
-            rv_names=fns.rv_names,
-            steps=int(st["t"]),
-            compile_seconds=compile_seconds,
-            run_seconds=run_s,
-            _fns=fns,
-        )
-
-    elbos: list[np.ndarray] = []
-    done = 0
-    t_run = time.perf_counter()
-    try:
-        while done < steps:
-            n = min(length, steps - done)
-            state, elbo_chunk = compiled(state, full, lr, log_decay, put(np.int64(n)), key)
-            elbo_chunk = np.asarray(elbo_chunk)[:n]
-            if bool(state["failed"]):
-                bad = int(state["t"])  # steps completed before the failure
-                elbos.append(elbo_chunk[: bad - done + 1])
-                res = result(state, np.concatenate(elbos), time.perf_counter() - t_run)
-                err = FloatingPointError(
-                    f"ADVI diverged: non-finite ELBO or gradient at step {bad + 1} of {steps} "
-                    f"(learning_rate={learning_rate}). Try a lower learning_rate, tighter priors, or "
-                    "standardizing the inputs. The last finite parameters are in exc.result."
-                )
-                err.result = res  # type: ignore[attr-defined]
-                raise err
-            elbos.append(elbo_chunk)
-            done += n
-            if callback is not None:
-                callback(done, elbo_chunk)
-    except KeyboardInterrupt as interrupt:  # between or inside chunks: `state` is the last completed one
-        elbo = np.concatenate(elbos) if elbos else np.empty(0)
-        interrupt.result = result(state, elbo[: int(state["t"])], time.perf_counter() - t_run)  # type: ignore[attr-defined]
-        raise
-    return result(state, np.concatenate(elbos), time.perf_counter() - t_run)
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+    if out.status == "interrupted":
+        interrupt = KeyboardInterrupt()
+        interrupt.result = result  # type: ignore[attr-defined]
+        raise interrupt
+    return result

@@ -18,32 +18,38 @@ without bound as a scale and its weights shrink to 0): use them with ADVI or NUT
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pymc as pm
 import xarray as xr
 
 from pbnn.errors import SpecError
-from pbnn.inference.optim import adam
+from pbnn.inference.methods import EngineResult
 from pbnn.priors import Hierarchical, Horseshoe
 from pbnn.validation import check_positive_int
 
+if TYPE_CHECKING:
+    import optax
+
 
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int = 5000,
-        learning_rate: float = 0.01, batch_size: int | None = None) -> tuple[xr.Dataset, xr.Dataset]:
-    """Find the posterior mode with ``steps`` Adam steps; returns (posterior, sample_stats).
+        learning_rate: float = 0.01, batch_size: int | None = None,
+        optimizer: optax.GradientTransformation | None = None) -> EngineResult:
+    """Find the posterior mode with ``steps`` Adam steps; returns the posterior (one draw) and ``lp`` per step.
 
     ``batch_size=B``: each step's log-likelihood is that of B rows drawn with replacement, scaled by N/B
     (stochastic MAP, for data too large for full-batch steps); None: the full data every step.
-    The loop takes seconds, so there is no progress bar (``progressbar`` is ignored)."""
+    ``optimizer``: any optax transformation (minimising minus the log posterior), instead of Adam at
+    ``learning_rate``."""
     from pbnn.compile import prior_of
-    from pbnn.inference import draws_to_posterior
-    from pbnn.inference.jax_advi import _build_model_fns
+    from pbnn.inference import draws_to_posterior, loop
+    from pbnn.inference.logdensity import initial_point, log_density, sample_batch
+    from pbnn.inference.progress import progress_bar
 
     steps = check_positive_int("steps", steps)
-    if not (isinstance(learning_rate, int | float) and learning_rate > 0):
-        raise ValueError(f"learning_rate: expected a positive number, got {learning_rate!r}")
+    rate = None if optimizer is not None else learning_rate  # what the messages name
+    optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
     for layer in spec.layers:
         if layer.has_params and isinstance(prior_of(spec, layer), Hierarchical | Horseshoe):
             raise SpecError(
@@ -53,23 +59,17 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     n = len(y)
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)
-    start = model.initial_point(random_seed=seed)
-    fns = _build_model_fns(model, ("X", "target"), start, jacobian=False)
-    x0 = np.concatenate([np.ravel(start[name]) for name in fns.value_names])
-    data = (jnp.asarray(X), jnp.asarray(y))
+    fns = log_density(model, ("X", "target"), jacobian=False)
+    scale = 1.0 if batch_size is None else n / batch_size
 
-    def loss(x, key):
-        values = fns.unflatten(x)
-        if batch_size is None:
-            loglik = fns.lik_fn(*values, *data)[0]
-        else:
-            idx = jax.random.randint(key, (batch_size,), 0, n)
-            loglik = fns.lik_fn(*values, data[0][idx], data[1][idx])[0] * (n / batch_size)
-        return -(fns.prior_fn(*values, *data)[0] + loglik)
+    def loss(x, key, *data):
+        return -fns.logp(x, data, sample_batch(key, data, batch_size), scale)
 
-    x, losses = adam(loss, jnp.asarray(x0), steps=steps, learning_rate=learning_rate, seed=seed)
-    values = fns.constrain_batch(np.asarray(x)[None])  # each (1, *shape)
+    with progress_bar(progressbar, steps, label="MAP", value_name="lp") as advance:
+        out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
+                       seed=seed, data=(X, y), callback=lambda done, losses: advance(done, -losses))
+    values = fns.constrain_batch(np.asarray(out.params)[None])  # each (1, *shape)
     draws = {name: v[None] for name, v in zip(fns.rv_names, values, strict=True)}
-    stats = xr.Dataset({"lp": ("step", -losses)}, coords={"step": np.arange(1, len(losses) + 1)})
-    return draws_to_posterior(model, draws), stats
-
+    stats = xr.Dataset({"lp": ("step", -out.losses)}, coords={"step": np.arange(1, len(out.losses) + 1)})
+    fault, message = loop.outcome(out, label="MAP", steps=steps, learning_rate=rate)
+    return EngineResult(draws_to_posterior(model, draws), stats, fault, message)

@@ -97,6 +97,16 @@ def device(name: str, value: Any) -> str | None:
     return check_device(value)
 
 
+def optax_optimizer(name: str, value: Any) -> Any:
+    """An ``optax.GradientTransformation`` (e.g. ``optax.adam(0.01)``)."""
+    import optax  # only when one is given
+
+    if not isinstance(value, optax.GradientTransformation):
+        raise TypeError(f"{name}: expected an optax.GradientTransformation (e.g. optax.adam(0.01)), "
+                        f"got {type(value).__name__}")
+    return value
+
+
 def option(default: Any, doc: str, check: Check) -> Any:
     """A field of an options dataclass: its default, its one-line doc and its check."""
     return field(default=default, metadata={"doc": doc, "check": check})
@@ -161,10 +171,14 @@ class ADVIOptions(Options):
                          one_of("auto", "jax", "pymc", what="ADVI engine"))
     backend: str = option("numba", "PyTensor backend of engine='pymc'", one_of(*BACKENDS))
     device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
+    optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam; JAX engine)",
+                            optional(optax_optimizer))
 
     def check(self) -> None:
         if self.engine == "pymc" and self.device is not None:
             raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
+        if self.engine == "pymc" and self.optimizer is not None:
+            raise ValueError("optimizer: an optax optimizer runs on the JAX engine; engine='pymc' runs pm.fit's Adam")
 
 
 @dataclass(frozen=True)
@@ -202,6 +216,8 @@ class MAPOptions(Options):
     steps: int = option(5000, "optimisation steps", positive_int)
     learning_rate: float = option(0.01, "Adam's learning rate", positive_number)
     batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
+    optimizer: Any = option(None, "an optax optimizer instead of Adam at learning_rate (None: Adam)",
+                            optional(optax_optimizer))
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,8 @@ class DropoutOptions(Options):
     learning_rate: float = option(0.005, "Adam's learning rate", positive_number)
     batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
     draws: int = option(1000, "dropout masks (stochastic forward passes) kept as draws", positive_int)
+    optimizer: Any = option(None, "an optax optimizer instead of Adam at learning_rate (None: Adam)",
+                            optional(optax_optimizer))
 
 
 @dataclass(frozen=True)
