@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import html
-import importlib.util
 from typing import Any
 
 import numpy as np
@@ -149,11 +148,11 @@ BACKENDS = ("auto", "jax", "numba", "c")
 
 
 def resolve_backend(backend: str) -> str:
-    """``"auto"`` -> ``"jax"`` when jax is installed (compiles in seconds), else ``"numba"``."""
+    """``"auto"`` -> ``"jax"`` (compiles in seconds); checks the name."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        return "jax" if importlib.util.find_spec("jax") is not None else "numba"
+        return "jax"
     return backend
 
 

@@ -61,7 +61,7 @@ def run_laplace(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dr
     pmx = _pmx()
     _freeze_initial_values(model, seed)
     if backend == "auto":  # measured on moons: 10 s with JAX, 220 s with a cold NUMBA compile
-        backend = "jax" if importlib.util.find_spec("jax") is not None else "numba"
+        backend = "jax"
     idata = pmx.fit_laplace(optimize_method, model=model, random_seed=seed, progressbar=progressbar, draws=draws,
                             compile_kwargs={"mode": backend.upper()})
     return EngineResult(_posterior(model, idata, draws), xr.Dataset())
