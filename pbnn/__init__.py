@@ -10,23 +10,33 @@ data back::
                     prior=P.Normal(sigma=1.0), likelihood="bernoulli")
     fit = pbnn.fit(spec, X_train, y_train, method="advi", steps=10_000, seed=1)
     fit.predict(X_test).accuracy(y_test)
+
+``import pbnn`` loads nothing but this file and :mod:`pbnn.errors`: each public name and submodule is
+imported on first use, so that the command line and spec files work without PyMC, JAX or scikit-learn
+(``pbnn --help`` takes 0.16 s of CPU time instead of 5.1 s when everything was imported up front,
+2-core machine, 2026-12-01).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+import sys
+import types
 
-from pbnn import datasets, layers, likelihoods, metrics, plot, priors, zoo
-from pbnn.compare import Comparison, compare
-from pbnn.diagnostics import diagnose
 from pbnn.errors import DataError, DivergenceError, FitError, SpecError
-from pbnn.inference import fit
-from pbnn.results import Fit, load
-from pbnn.spec import BNN, load_spec
-from pbnn.uncertainty import ood_auroc, scores, uncertainty
 
-try:
-    __version__ = version("pbnn")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "BNN": "pbnn.spec",
+    "load_spec": "pbnn.spec",
+    "Comparison": "pbnn.compare",
+    "compare": "pbnn.compare",
+    "diagnose": "pbnn.diagnostics",
+    "fit": "pbnn.inference",
+    "Fit": "pbnn.results",
+    "load": "pbnn.results",
+    "ood_auroc": "pbnn.uncertainty",
+    "scores": "pbnn.uncertainty",
+    "uncertainty": "pbnn.uncertainty",
+}
 
 __all__ = [
     "BNN",
@@ -57,8 +67,47 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name == "sklearn":  # scikit-learn estimators, imported on first use
-        import importlib
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name == "__version__":
+        value = _version()
+    elif name.startswith("__"):
+        raise AttributeError(f"module 'pbnn' has no attribute {name!r}")
+    else:  # a submodule: pbnn.datasets, pbnn.zoo, pbnn.inference, ...
+        try:
+            value = importlib.import_module(f"pbnn.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"pbnn.{name}":
+                raise
+            raise AttributeError(f"module 'pbnn' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
 
-        return importlib.import_module("pbnn.sklearn")
-    raise AttributeError(f"module 'pbnn' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pbnn")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "0+unknown"
+
+
+class _Package(types.ModuleType):
+    """``pbnn.uncertainty`` and ``pbnn.compare`` stay the functions when their modules of the same name load.
+
+    Importing a submodule sets it as an attribute of its package; these two would shadow the functions.
+    The modules stay importable (``from pbnn.uncertainty import scores``) through ``sys.modules``.
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and value.__name__ == _EXPORTS.get(name):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
