@@ -31,6 +31,7 @@ from pbnn.devices import check_device, on_device
 from pbnn.labels import ClassLabels
 from pbnn.scaling import FeatureScaling, TargetScaling
 from pbnn.spec import BNN
+from pbnn.uncertainty import accuracy_coverage, reject, scores, uncertainty
 from pbnn.validation import check_input_shape, check_X
 
 #: Upper bound on the elements of the widest intermediate array of one evaluated chunk: (draws x) points x
@@ -299,26 +300,18 @@ class Predictions:
     # -- uncertainty (see pbnn.uncertainty) --------------------------------------------------
     def uncertainty(self, *, prob: float = 0.9, seed: int = 0) -> xr.Dataset:
         """Per-point uncertainty Dataset; see :func:`pbnn.uncertainty.uncertainty`."""
-        from pbnn.uncertainty import uncertainty
-
         return uncertainty(self, prob=prob, seed=seed)
 
     def scores(self, y: Any, *, n_bins: int = 10, prob: float = 0.9) -> xr.Dataset:
         """Accuracy, log predictive density, Brier, ECE (or RMSE, coverage); see :func:`pbnn.uncertainty.scores`."""
-        from pbnn.uncertainty import scores
-
         return scores(self, y, n_bins=n_bins, prob=prob)
 
     def reject(self, threshold: float, by: str = "confidence") -> xr.DataArray:
         """True where the model should refuse to answer; see :func:`pbnn.uncertainty.reject`."""
-        from pbnn.uncertainty import reject
-
         return reject(self, threshold, by=by)
 
     def accuracy_coverage(self, y: Any, by: str = "confidence") -> xr.Dataset:
         """Accuracy against the fraction of points kept; see :func:`pbnn.uncertainty.accuracy_coverage`."""
-        from pbnn.uncertainty import accuracy_coverage
-
         return accuracy_coverage(self, y, by=by)
 
     def __repr__(self) -> str:

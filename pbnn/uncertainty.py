@@ -1,7 +1,9 @@
 """Uncertainty you can see: per-point decomposition, scores, out-of-distribution detection, rejection.
 
 xarray faces on :mod:`pbnn.metrics` (the numeric core; every formula lives there). Each function
-takes :class:`~pbnn.predict.Predictions` (``fit.predict(X)``) and labels points by ``obs``.
+takes :class:`~pbnn.predict.Predictions` (``fit.predict(X)``), reads its draws as arrays and labels
+points by ``obs``; it relies on the :class:`Predictive` face only, so that this module does not import
+the predictor (which imports this one for ``pred.uncertainty()`` and the like).
 
 * :func:`uncertainty`: a Dataset per point. Classifiers: ``mean`` and ``std`` of the class
   probabilities, ``entropy`` (total, nats) = ``aleatoric`` (expected entropy) + ``epistemic``
@@ -24,15 +26,31 @@ takes :class:`~pbnn.predict.Predictions` (``fit.predict(X)``) and labels points 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import xarray as xr
 
 from pbnn import metrics
-from pbnn.predict import Predictions
 
-__all__ = ["SCORES", "Score", "accuracy_coverage", "ood_auroc", "reject", "scores", "uncertainty"]
+__all__ = ["SCORES", "Predictive", "Score", "accuracy_coverage", "ood_auroc", "reject", "scores", "uncertainty"]
+
+
+@runtime_checkable
+class Predictive(Protocol):
+    """What these functions read of a prediction; :class:`pbnn.predict.Predictions` is one.
+
+    ``pred.draws(name)``: an output's draws as an array (draws, obs, ...); ``pred.task``:
+    ``"classification"`` or ``"regression"``; ``pred.spec``: the model; ``pred["predictions"]``: the
+    Dataset of draws, whose ``obs`` coordinate labels the points.
+    """
+
+    spec: Any
+    task: str
+
+    def draws(self, name: str | None = None) -> np.ndarray: ...
+
+    def __getitem__(self, key: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +86,7 @@ SCORES: dict[str, dict[str, Score]] = {
 }
 
 
-def uncertainty(pred: Predictions, *, prob: float = 0.9, seed: int = 0) -> xr.Dataset:
+def uncertainty(pred: Predictive, *, prob: float = 0.9, seed: int = 0) -> xr.Dataset:
     """Per-point predictive uncertainty of ``pred`` as an xarray Dataset over ``obs``.
 
     Classifiers (``K`` classes; a Bernoulli model counts as ``K = 2``):
@@ -130,7 +148,7 @@ def _classification_uncertainty(probs: np.ndarray, obs: np.ndarray, seed: int, c
     return ds
 
 
-def _regression_uncertainty(pred: Predictions, obs: np.ndarray, prob: float, seed: int) -> xr.Dataset:
+def _regression_uncertainty(pred: Predictive, obs: np.ndarray, prob: float, seed: int) -> xr.Dataset:
     likelihood, outputs = pred.spec.likelihood_, pred.outputs()
     parts = metrics.moment_uncertainty(*likelihood.moments(outputs)).as_dict()
     lower, upper = likelihood.interval(outputs, prob, seed=seed)
@@ -141,7 +159,7 @@ def _regression_uncertainty(pred: Predictions, obs: np.ndarray, prob: float, see
     return ds
 
 
-def scores(pred: Predictions, y: Any, *, n_bins: int = 10, prob: float = 0.9) -> xr.Dataset:
+def scores(pred: Predictive, y: Any, *, n_bins: int = 10, prob: float = 0.9) -> xr.Dataset:
     """Scores of ``pred`` against the labels or targets ``y`` (one per point).
 
     Classifiers: ``accuracy``; ``lpd``, the log predictive density ``log mean_s p_s(y)`` in nats per
@@ -199,7 +217,7 @@ _TABLE_NAMES = {
 }
 
 
-def ood_auroc(pred_in: Predictions, pred_out: Predictions, score: str = "epistemic") -> float:
+def ood_auroc(pred_in: Predictive, pred_out: Predictive, score: str = "epistemic") -> float:
     """AUROC of telling ``pred_out`` (out-of-distribution) from ``pred_in`` by an uncertainty score.
 
     ``score`` is a name of :data:`SCORES` (classifiers: ``"epistemic"``/``"mutual_info"``,
@@ -215,7 +233,7 @@ def ood_auroc(pred_in: Predictions, pred_out: Predictions, score: str = "epistem
     return metrics.auroc(chosen.values(uncertainty(pred_in)), chosen.values(uncertainty(pred_out)))
 
 
-def reject(pred: Predictions, threshold: float, by: str = "confidence") -> xr.DataArray:
+def reject(pred: Predictive, threshold: float, by: str = "confidence") -> xr.DataArray:
     """Points the model should refuse to answer: a boolean DataArray over ``obs``.
 
     ``by="confidence"`` (classifiers): refuse when no class reaches probability ``threshold``.
@@ -247,7 +265,7 @@ def reject(pred: Predictions, threshold: float, by: str = "confidence") -> xr.Da
     )
 
 
-def accuracy_coverage(pred: Predictions, y: Any, by: str = "confidence") -> xr.Dataset:
+def accuracy_coverage(pred: Predictive, y: Any, by: str = "confidence") -> xr.Dataset:
     """Accuracy on the most certain points against the fraction kept (classifiers).
 
     Points are kept from most to least certain by the score ``by`` (:data:`SCORES`). Along ``cut``:
@@ -275,11 +293,11 @@ def _score(task: str, name: str) -> Score:
 
 
 def _check_predictions(pred: Any, name: str = "pred") -> None:
-    if not isinstance(pred, Predictions):
+    if not isinstance(pred, Predictive):
         raise TypeError(f"{name}: expected pbnn Predictions (from fit.predict(X)), got {type(pred).__name__}")
 
 
-def _check_targets(pred: Predictions, y: Any) -> np.ndarray:
+def _check_targets(pred: Predictive, y: Any) -> np.ndarray:
     y = np.asarray(y)
     n = pred["predictions"].sizes["obs"]
     if y.shape != (n,):

@@ -53,3 +53,11 @@ def test_public_names_load_on_first_use():
     with pytest.raises(AttributeError, match="module 'pbnn' has no attribute 'nonexistent'"):
         pbnn.nonexistent
 
+
+def test_uncertainty_does_not_import_the_predictor():
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, pbnn.uncertainty; print('pbnn.predict' in sys.modules)"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
