@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from benchmarks import bench_images, bench_uci
+from benchmarks.bench_regression import random_splits
 from benchmarks.split_store import SplitStore
+from pbnn import datasets as D
 from pbnn.datasets import Dataset
 
 README = """
@@ -205,3 +207,18 @@ def test_uci_fit_split_returns_a_complete_record(tmp_path, write_uci):
     assert record["options"] == {"steps": 200, "learning_rate": 0.01}
     assert 0 < record["rmse"] < 5 and math.isfinite(record["ll"]) and record["seconds"] > 0
     assert "pymc" in record["versions"] and "cores" in record["machine"]
+
+
+def test_random_splits():
+    splits = random_splits(308)
+    assert len(splits) == 20
+    for tr, te in splits:
+        assert len(tr) == 277 and len(te) == 31
+        np.testing.assert_array_equal(np.sort(np.concatenate([tr, te])), np.arange(308))
+    again = random_splits(308)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))
+    assert not np.array_equal(splits[0][1], splits[1][1])
+    assert not np.array_equal(splits[0][1], random_splits(308, seed=1)[0][1])
+    ds = D.from_arrays(np.arange(308.0), np.arange(308.0), split=splits[0])
+    np.testing.assert_array_equal(ds.y_test, te := splits[0][1].astype(float))
+    assert len(te) == 31

