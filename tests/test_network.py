@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytensor.tensor as pt
 import pytest
@@ -120,3 +122,21 @@ def test_forward_names_a_missing_value():
     values = {p.name: np.zeros(p.shape) for p in parameters(spec, (2,)) if p.name != "w_2"}
     with pytest.raises(KeyError, match=r"no value for 'w_2' \(layers\[2\] Dense\(5, tanh, no bias\)\)"):
         forward(spec, np.zeros((1, 2)), values)
+
+
+@pytest.mark.parametrize("method, options", [("map", {"steps": 5}), ("advi", {"steps": 5, "batch_size": 8})])
+def test_check_data_runs_once_per_fit(monkeypatch, small_moons, method, options):
+    from pbnn import validation
+
+    original, calls = validation.check_data, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    for module in [m for name, m in sys.modules.items() if name.startswith("pbnn") and m is not None]:
+        if getattr(module, "check_data", None) is original:
+            monkeypatch.setattr(module, "check_data", counted)
+    X, y = small_moons.X_train[:40], small_moons.y_train[:40]
+    pbnn.fit(pbnn.zoo.two_layer_tanh(), X, y, method=method, seed=0, progressbar=False, **options)
+    assert len(calls) == 1

@@ -94,7 +94,7 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
                         device=device, optimizer=optimizer)
     if check_device(device) is not None:
         raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
-    train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size)
+    train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size, check_input=False)
     if fullrank:
         if init_scale is not None:
             raise ValueError("init_scale: PyMC's full-rank ADVI (engine='pymc') has no initial scale; use engine='jax'")

@@ -44,6 +44,7 @@ from pbnn import layers as L
 from pbnn import priors as P
 from pbnn.errors import SpecError
 from pbnn.inference.methods import EngineResult
+from pbnn.network import Parameter, parameters, prior_of
 from pbnn.validation import check_positive_int
 
 if TYPE_CHECKING:
@@ -60,7 +61,6 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
 
     ``optimizer``: any optax transformation (minimising the training loss), instead of Adam at
     ``learning_rate``."""
-    from pbnn.compile import prior_of
     from pbnn.inference import draws_to_posterior, loop
     from pbnn.inference.logdensity import initial_point, log_density, sample_batch
     from pbnn.inference.progress import progress_bar
@@ -71,23 +71,25 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
     steps, draws = check_positive_int("steps", steps), check_positive_int("draws", draws)
     rate = None if optimizer is not None else learning_rate  # what the messages name
     optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
-    priors = _layer_priors(spec, prior_of)
+    priors = _layer_priors(spec)
     first = min(priors)
     keep = {i: 1.0 - (input_dropout if i == first else dropout) for i in priors}  # per weighted layer
+    params = {p.name: p for p in parameters(spec, X.shape[1:])}
 
     fns = log_density(model, ("X", "target"))
     names = fns.value_names
-    # masks act on the rows (input units) of every Dense weight w_i whose keep probability is below 1
-    masked = {k: keep[int(name[2:])] for k, name in enumerate(names)
-              if name.startswith("w_") and name[2:].isdigit() and keep[int(name[2:])] < 1}
-    penalty = _penalty(names, priors, keep)
+    # masks act on the rows (the fan_in input units) of every Dense weight whose keep probability is below 1
+    masked = {k: params[name] for k, name in enumerate(names)
+              if name in params and params[name].kind == "weight" and keep[params[name].layer_index] < 1}
+    penalty = _penalty(names, params, keep)
     n = len(y)
 
     def point_loglik(values, key, x_n, y_n):
         keys = jax.random.split(key, len(masked))
         values = list(values)
-        for (k, q), key_k in zip(masked.items(), keys, strict=True):
-            mask = jax.random.bernoulli(key_k, q, (values[k].shape[0],)) / q
+        for (k, param), key_k in zip(masked.items(), keys, strict=True):
+            q = keep[param.layer_index]
+            mask = jax.random.bernoulli(key_k, q, (param.fan_in,)) / q
             values[k] = values[k] * mask[:, None]
         return fns.loglik(*values, x_n[None], y_n[None])[0]
 
@@ -104,21 +106,21 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
         out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
                        seed=int(fit_seed), data=(X, y), callback=advance)
     trained = dict(zip(fns.rv_names, fns.constrain_batch(np.asarray(out.params)[None]), strict=True))  # (1, *shape)
-    masked_names = {names[k]: q for k, q in masked.items()}
+    masked_names = {param.name: param for param in masked.values()}
     rng = np.random.default_rng(mask_seed)
     values = {}
     for name, value in trained.items():
         value = np.repeat(value, draws, axis=0)
         if name in masked_names:
-            q = masked_names[name]
-            value = value * (rng.random((draws, value.shape[1])) < q)[:, :, None] / q
+            q = keep[masked_names[name].layer_index]
+            value = value * (rng.random((draws, masked_names[name].fan_in)) < q)[:, :, None] / q
         values[name] = value[None]
     stats = xr.Dataset({"loss": ("step", out.losses)}, coords={"step": np.arange(1, len(out.losses) + 1)})
     fault, message = loop.outcome(out, label="MC dropout", steps=steps, learning_rate=rate)
     return EngineResult(draws_to_posterior(model, values), stats, fault, message)
 
 
-def _layer_priors(spec, prior_of) -> dict[int, P.Prior]:
+def _layer_priors(spec) -> dict[int, P.Prior]:
     """The prior of every weighted layer by index, after checking that mc_dropout can use the spec."""
     priors = {}
     for i, layer in enumerate(spec.layers, start=1):
@@ -136,13 +138,11 @@ def _layer_priors(spec, prior_of) -> dict[int, P.Prior]:
     return priors
 
 
-def _penalty(names: tuple[str, ...], priors: dict[int, P.Prior], keep: dict[int, float]):
-    """``values -> penalty``: Gal's weight decay (Normal) or the negative log prior density (others)."""
-    terms = []
-    for k, name in enumerate(names):
-        kind, _, index = name.partition("_")
-        if kind in ("w", "b") and index.isdigit():
-            terms.append((k, priors[int(index)], keep[int(index)] if kind == "w" else 1.0))
+def _penalty(names: tuple[str, ...], params: dict[str, Parameter], keep: dict[int, float]):
+    """``values -> penalty``: Gal's weight decay (Normal) or the negative log prior density (others) of the
+    network parameters among the model's value variables ``names``."""
+    terms = [(k, params[name].prior, keep[params[name].layer_index] if params[name].kind == "weight" else 1.0)
+             for k, name in enumerate(names) if name in params]
 
     def penalty(values):
         total = 0.0
