@@ -17,6 +17,7 @@ hyperparameters, the shape it produces from a given input shape and how many par
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,9 +61,11 @@ def _prior_text(prior: Prior | None) -> str:
     return "" if prior is None else f", prior {prior.describe()}"
 
 
-def _check_positive_int(layer: str, field: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+def _positive_int(layer: str, field: str, value: object) -> int:
+    """``value`` as a plain int if it is a positive integer (numpy integers too), else a SpecError."""
+    if not _is_positive_int(value):
         raise SpecError(f"{layer}.{field}: expected a positive integer, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class Dense(Layer):
     kind: ClassVar[str] = "dense"
 
     def __post_init__(self) -> None:
-        _check_positive_int("Dense", "units", self.units)
+        object.__setattr__(self, "units", _positive_int("Dense", "units", self.units))
         _check_activation("Dense", self.activation)
         _check_bias_and_prior("Dense", self.bias, self.prior)
 
@@ -154,12 +157,12 @@ def _int_pair(layer: str, field: str, value: object) -> IntPair:
     if isinstance(value, list | tuple) and len(value) == 2 and all(_is_positive_int(v) for v in value):
         return (int(value[0]), int(value[1]))
     if _is_positive_int(value):
-        return value  # type: ignore[return-value]
+        return int(value)  # type: ignore[call-overload]
     raise SpecError(f"{layer}.{field}: expected a positive integer or a pair [height, width] of them, got {value!r}")
 
 
 def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
 
 
 def _hw(value: IntPair) -> tuple[int, int]:
@@ -212,7 +215,7 @@ class Conv2D(Layer):
     kind: ClassVar[str] = "conv2d"
 
     def __post_init__(self) -> None:
-        _check_positive_int("Conv2D", "filters", self.filters)
+        object.__setattr__(self, "filters", _positive_int("Conv2D", "filters", self.filters))
         object.__setattr__(self, "kernel_size", _int_pair("Conv2D", "kernel_size", self.kernel_size))
         object.__setattr__(self, "stride", _int_pair("Conv2D", "stride", self.stride))
         if self.padding not in PADDINGS:

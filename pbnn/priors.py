@@ -16,20 +16,34 @@ A layer can override the spec's prior: ``Dense(50, prior=P.Laplace(0.1))``.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from pbnn.errors import SpecError
 
+#: The range of a prior's scales. Above 1e8 a Normal prior is flat to float64 precision for weights of order 1
+#: (``w**2 / (2 sigma**2) < 5e-17`` is lost against ``log sigma``), and weights drawn from it overflow the
+#: network; below 1e-8 it pins every weight to 0.
+SCALE_RANGE = (1e-8, 1e8)
 
-def _check_positive(prior: str, field: str, value: object) -> None:
+
+def _check_positive(prior: str, field: str, value: object) -> float | int:
+    """``value`` as a plain int or float (numpy scalars too) if it is a positive number in :data:`SCALE_RANGE`."""
     if (
         isinstance(value, bool)
-        or not isinstance(value, int | float)
+        or not isinstance(value, numbers.Real)
         or not math.isfinite(value)
         or value <= 0
     ):
         raise SpecError(f"{prior}.{field}: expected a positive number, got {value!r}")
+    low, high = SCALE_RANGE
+    if not low <= value <= high:
+        raise SpecError(
+            f"{prior}.{field}: expected a positive number in [{low:g}, {high:g}], got {float(value):g}; a wider "
+            "prior is flat to float64 precision and its draws overflow the network, a narrower one pins the weights to 0"
+        )
+    return value if type(value) in (int, float) else float(value)
 
 
 @dataclass(frozen=True)
@@ -40,7 +54,11 @@ class Prior:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            _check_positive(type(self).__name__, f.name, getattr(self, f.name))
+            if f.name not in self._probabilities:
+                object.__setattr__(self, f.name, _check_positive(type(self).__name__, f.name, getattr(self, f.name)))
+
+    #: Fields that are probabilities in (0, 1), checked by the prior itself rather than as scales.
+    _probabilities: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
@@ -98,11 +116,14 @@ class ScaleMixture(Prior):
     sigma1: float = 1.0
     sigma2: float = 0.1
     kind: ClassVar[str] = "scale_mixture"
+    _probabilities: ClassVar[tuple[str, ...]] = ("pi",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.pi < 1:
-            raise SpecError(f"ScaleMixture.pi: expected a number in (0, 1), got {self.pi!r}")
+        pi = self.pi
+        if isinstance(pi, bool) or not isinstance(pi, numbers.Real) or not 0 < pi < 1:
+            raise SpecError(f"ScaleMixture.pi: expected a number in (0, 1), got {pi!r}")
+        object.__setattr__(self, "pi", pi if type(pi) in (int, float) else float(pi))
 
 
 @dataclass(frozen=True)

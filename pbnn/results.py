@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
+import math
+import numbers
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
+from pbnn import rundir
+from pbnn.labels import ATTR as CLASSES_ATTR
+from pbnn.predict import Predictions, predict
+from pbnn.scaling import ALL_ATTRS as SCALING_ATTRS
+from pbnn.scaling import ATTRS as TARGET_ATTRS
+from pbnn.scaling import FeatureScaling, TargetScaling
+from pbnn.spec import BNN
+
 if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
-from pbnn.predict import Predictions, predict
-from pbnn.labels import ATTR as CLASSES_ATTR
-from pbnn.scaling import ALL_ATTRS as SCALING_ATTRS
-from pbnn.spec import BNN
-
 SPEC_FILE = "spec.toml"
 IDATA_FILE = "idata.nc"
+#: The files of a run folder: nothing else is kept in it (a save replaces the folder as a whole).
+RUN_FILES = (SPEC_FILE, IDATA_FILE)
 
 
 class Fit:
@@ -102,38 +108,43 @@ class Fit:
         return build_model(self.spec, X, y, initial_values=False)
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, wait: float = 0.0) -> Path:
         """Write the run to the folder ``path``: ``spec.toml`` and ``idata.nc`` (NetCDF), no pickle.
 
-        Each file is written to a temporary file in the same folder and renamed over the old one, so
-        a crash leaves either the previous file or the new one, never half a file.
+        The run is written as a whole (:mod:`pbnn.rundir`): a crash or a failed save leaves the previous
+        run at ``path`` as it was, a save replaces it only by a complete new one, and a second process
+        saving into ``path`` at the same time gets :class:`~pbnn.rundir.RunLockedError` (after waiting
+        ``wait`` seconds). An existing ``path`` must be an earlier run or an empty folder. The run is
+        checked as :func:`load` checks it before anything is written.
         """
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path / SPEC_FILE, lambda tmp: Path(tmp).write_text(self.spec.to_toml()))
-        _atomic_write(path / IDATA_FILE, lambda tmp: self.idata.to_netcdf(tmp, engine="h5netcdf"))
-        return path
+        spec_text = self.spec.to_toml()
+        check_run(self.spec, self.idata, f"run for {path}")
+
+        def fill(folder: Path) -> None:
+            (folder / SPEC_FILE).write_text(spec_text)
+            self.idata.to_netcdf(folder / IDATA_FILE, engine="h5netcdf")
+
+        return rundir.write(path, fill, allowed=RUN_FILES, wait=wait)
 
     @classmethod
     def load(cls, path: str | Path) -> Fit:
-        """Read a run written by :meth:`save`."""
-        from pbnn.errors import SpecError
+        """Read a run written by :meth:`save`, checked: its attributes, a finite posterior of the shapes
+        the spec gives, finite scalings; errors name the file and the field."""
         from pbnn.spec import load_spec
 
         path = Path(path)
-        for name in (SPEC_FILE, IDATA_FILE):
-            if not (path / name).is_file():
-                raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
-        spec = load_spec(path / SPEC_FILE)
-        try:
-            with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
-                idata = tree.load()
-        except Exception as err:
-            raise ValueError(f"{path / IDATA_FILE}: could not be read as NetCDF ({type(err).__name__}: {err}); the file is truncated or corrupt") from None
-        if "pbnn_method" not in idata.attrs or "posterior" not in idata.children:
-            raise ValueError(f"{path / IDATA_FILE}: not a pbnn run (no pbnn attributes or no posterior group)")
-        if idata.attrs.get("pbnn_spec") != spec.to_toml():
-            raise SpecError(f"{path}: {SPEC_FILE} does not match the spec stored in {IDATA_FILE}")
+        with rundir.reading(path):
+            for name in RUN_FILES:
+                if not (path / name).is_file():
+                    raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
+            spec = load_spec(path / SPEC_FILE)
+            try:
+                with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
+                    idata = tree.load()
+            except Exception as err:
+                raise ValueError(f"{path / IDATA_FILE}: could not be read as NetCDF ({type(err).__name__}: {err}); "
+                                 "the file is truncated or corrupt") from None
+        check_run(spec, idata, str(path / IDATA_FILE), spec_file=str(path / SPEC_FILE))
         return cls(spec, idata)
 
     # -- display -----------------------------------------------------------------------------
@@ -164,12 +175,108 @@ def load(path: str | Path) -> Fit:
     return Fit.load(path)
 
 
-def _atomic_write(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+def _is_json(kind: type) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        try:
+            return isinstance(value, str) and isinstance(json.loads(value), kind)
+        except json.JSONDecodeError:
+            return False
+
+    return check
+
+
+def _is_input_shape(value: Any) -> bool:
+    if not _is_json(list)(value):
+        return False
+    shape = json.loads(value)
+    return bool(shape) and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+
+
+def _is_number(value: Any, low: float = -math.inf, high: float = math.inf) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and low <= value < high
+
+
+#: DataTree attributes every run carries: a check and the expected form (in messages).
+ATTRS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "pbnn_version": (lambda v: isinstance(v, str), "a version string"),
+    "pbnn_method": (lambda v: isinstance(v, str), "a method name"),
+    "pbnn_spec": (lambda v: isinstance(v, str), "the spec as TOML"),
+    "pbnn_options": (_is_json(dict), "the method's options as a JSON object"),
+    "pbnn_seed": (lambda v: isinstance(v, numbers.Integral) and 0 <= v < 2**63, "an integer in [0, 2**63)"),
+    "pbnn_input_shape": (_is_input_shape, "a JSON list of positive integers"),
+    "pbnn_fit_seconds": (lambda v: _is_number(v, 0.0), "a finite number of seconds >= 0"),
+}
+
+
+def check_run(spec: BNN, idata: xr.DataTree, source: str, *, spec_file: str | None = None) -> None:
+    """Raise ``ValueError`` (:class:`~pbnn.errors.SpecError` for the spec) naming ``source`` and the field
+    unless ``idata`` is a run of ``spec``: the :data:`ATTRS`, the target scaling of a regression, and a
+    posterior holding every parameter of the spec, finite, in the shapes the spec gives."""
+    from pbnn.compile import build_model, parameter_names
+    from pbnn.errors import SpecError
+
+    attrs = idata.attrs
+    if "pbnn_method" not in attrs or "posterior" not in idata.children:
+        raise ValueError(f"{source}: not a pbnn run (no pbnn attributes or no posterior group)")
+    for name, (ok, form) in ATTRS.items():
+        if name not in attrs:
+            raise ValueError(f"{source}: attribute {name} is missing; expected {form}")
+        if not ok(attrs[name]):
+            raise ValueError(f"{source}: attribute {name}: expected {form}, got {_short(attrs[name])}")
+    if attrs["pbnn_spec"] != spec.to_toml():
+        if spec_file is not None:
+            raise SpecError(f"{Path(spec_file).parent}: {SPEC_FILE} does not match the spec stored in {IDATA_FILE}")
+        raise SpecError(f"{source}: attribute pbnn_spec differs from the fit's spec")
+    if spec.task == "regression":
+        missing = [a for a in TARGET_ATTRS if a not in attrs]
+        if missing:
+            raise ValueError(f"{source}: attribute {missing[0]} is missing; a regression run stores the target scaling")
+        try:
+            TargetScaling.from_attrs(attrs)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
+    input_shape = tuple(json.loads(attrs["pbnn_input_shape"]))
+    _check_feature_scaling(attrs, input_shape, source)
     try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        model = build_model(spec, np.zeros((2, *input_shape)), np.zeros(2, dtype=np.int64))
+    except ValueError as err:
+        raise ValueError(f"{source}: attribute pbnn_input_shape {list(input_shape)} does not fit the spec: {err}") from None
+    posterior = idata["posterior"]
+    for name in dict.fromkeys([rv.name for rv in model.free_RVs] + parameter_names(model)):
+        dims = model.named_vars_to_dims.get(name, ())
+        shape = tuple(len(model.coords[d]) for d in dims)
+        if name not in posterior:
+            raise ValueError(f"{source}: posterior variable {name!r} is missing; the spec has it with shape {shape}")
+        var = posterior[name]
+        if var.dims[:2] != ("chain", "draw") or var.shape[2:] != shape:
+            raise ValueError(f"{source}: posterior variable {name!r}: expected dims (chain, draw, {', '.join(dims)}) "
+                             f"of shape (.., .., {', '.join(map(str, shape))}) as the spec says, got {dict(var.sizes)}")
+    for name, var in posterior.data_vars.items():
+        if np.issubdtype(var.dtype, np.number) and not np.isfinite(var.values).all():
+            bad = int((~np.isfinite(var.values)).sum())
+            raise ValueError(f"{source}: posterior variable {name!r} holds {bad} NaN/inf value(s); "
+                             "a fit stores finite draws only (the file was edited or damaged)")
+
+
+def _check_feature_scaling(attrs: Any, input_shape: tuple[int, ...], source: str) -> None:
+    """The stored input scaling (``pbnn_x_loc``/``pbnn_x_scale``, when present) is finite, positive and
+    broadcasts against one input."""
+    try:
+        scaling = FeatureScaling.from_attrs(attrs)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{source}: attributes pbnn_x_loc/pbnn_x_scale: expected JSON lists of numbers ({err})") from None
+    loc, scale = (np.asarray(v, dtype=np.float64) for v in scaling)
+    if not (np.isfinite(loc).all() and np.isfinite(scale).all() and (scale > 0).all()):
+        raise ValueError(f"{source}: attributes pbnn_x_loc/pbnn_x_scale: expected finite values and positive scales")
+    try:
+        np.broadcast_shapes(loc.shape, scale.shape, input_shape)
+    except ValueError:
+        raise ValueError(f"{source}: attributes pbnn_x_loc/pbnn_x_scale of shapes {loc.shape}, {scale.shape} do not "
+                         f"fit inputs of shape {input_shape}") from None
+    if attrs.get(CLASSES_ATTR) is not None and not _is_json(list)(attrs[CLASSES_ATTR]):
+        raise ValueError(f"{source}: attribute {CLASSES_ATTR}: expected a JSON list of class names")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -25,6 +25,8 @@ counts) are left alone (no attributes).
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -46,6 +48,9 @@ class TargetScaling(NamedTuple):
     @classmethod
     def from_targets(cls, y: np.ndarray) -> TargetScaling:
         """The training mean and sd of ``y`` (an sd of 0, constant targets, is replaced by 1)."""
+        from pbnn.validation import check_scale
+
+        check_scale(y, "y")
         scale = float(np.std(y))
         return cls(float(np.mean(y)), scale if scale > 0 else 1.0)
 
@@ -53,7 +58,12 @@ class TargetScaling(NamedTuple):
     def from_attrs(cls, attrs: Mapping[str, Any] | None) -> TargetScaling:
         """Read the scaling from a fit's DataTree attributes; the identity when they are absent."""
         attrs = attrs or {}
-        return cls(float(attrs.get(ATTRS[0], 0.0)), float(attrs.get(ATTRS[1], 1.0)))
+        loc, scale = (attrs.get(name, default) for name, default in zip(ATTRS, (0.0, 1.0), strict=True))
+        for name, value, form in ((ATTRS[0], loc, "a finite number"), (ATTRS[1], scale, "a finite number > 0")):
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or (name == ATTRS[1] and value <= 0):
+                raise ValueError(f"attribute {name}: expected {form}, got {value!r}")
+        return cls(float(loc), float(scale))
 
     def to_attrs(self) -> dict[str, float]:
         return dict(zip(ATTRS, (self.loc, self.scale), strict=True))

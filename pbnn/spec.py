@@ -34,6 +34,10 @@ DEFAULT_METHOD = "advi"
 #: Arguments of :func:`pbnn.fit` that belong to the caller, not to a model's fit settings.
 _CALLER_ARGS = ("seed", "progressbar", "classes")
 
+#: Limits on spec files: the zoo's largest is 1 KB and nests 4 levels (spec, layers, a layer, its prior table).
+MAX_SPEC_BYTES = 1 << 20
+MAX_SPEC_DEPTH = 16
+
 
 @dataclass(frozen=True)
 class BNN:
@@ -206,25 +210,47 @@ class BNN:
             raise SpecError(str(err), table="spec", key=key if key in rest else None) from None
 
     def to_toml(self) -> str:
-        """The spec as a TOML document (the format of the zoo's ``models/*.toml``)."""
+        """The spec as a TOML document (the format of the zoo's ``models/*.toml``).
+
+        The text is checked to read back as this very spec, so that nothing is written that cannot be
+        loaded again; a :class:`~pbnn.errors.SpecError` says what does not survive the round trip.
+        """
         d = self.to_dict()
-        lines = [f"{k} = {_toml_value(d[k])}" for k in ("name", "description", "likelihood") if not isinstance(d[k], dict)]
-        lines += ["", "[prior]"] + [f"{k} = {_toml_value(v)}" for k, v in d["prior"].items()]
+        lines = [_toml_line("", k, d[k]) for k in ("name", "description", "likelihood") if not isinstance(d[k], dict)]
+        lines += ["", "[prior]"] + [_toml_line("prior.", k, v) for k, v in d["prior"].items()]
         if isinstance(d["likelihood"], dict):  # non-default hyperpriors
-            lines += ["", "[likelihood]"] + [f"{k} = {_toml_value(v)}" for k, v in d["likelihood"].items()]
-        for layer in d["layers"]:
-            lines += ["", "[[layers]]"] + [f"{k} = {_toml_value(v)}" for k, v in layer.items()]
+            lines += ["", "[likelihood]"] + [_toml_line("likelihood.", k, v) for k, v in d["likelihood"].items()]
+        for i, layer in enumerate(d["layers"], start=1):
+            lines += ["", "[[layers]]"] + [_toml_line(f"layers[{i}].", k, v) for k, v in layer.items()]
         if "fit" in d:
-            lines += ["", "[fit]"] + [f"{k} = {_toml_value(v)}" for k, v in d["fit"].items()]
-        return "\n".join(lines) + "\n"
+            lines += ["", "[fit]"] + [_toml_line("fit.", k, v) for k, v in d["fit"].items()]
+        text = "\n".join(lines) + "\n"
+        try:
+            back = BNN.from_toml(text)
+        except SpecError as err:
+            raise SpecError(f"spec {self.name!r}: its TOML does not read back ({err})") from None
+        if back != self:
+            changed = [k for k, v in back.to_dict().items() if v != d[k]]
+            raise SpecError(f"spec {self.name!r}: {', '.join(changed) or 'a field'} would read back from TOML changed")
 
     @classmethod
     def from_toml(cls, text: str, *, source: str = "<string>") -> BNN:
-        """Parse a TOML document written by :meth:`to_toml` or by hand."""
+        """Parse a TOML document written by :meth:`to_toml` or by hand.
+
+        Documents over :data:`MAX_SPEC_BYTES` or nested deeper than :data:`MAX_SPEC_DEPTH` are refused.
+        """
+        if len(text) > MAX_SPEC_BYTES:
+            raise SpecError(f"{source}: {len(text)} characters, more than a spec may have ({MAX_SPEC_BYTES})")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise SpecError(f"{source}: not valid TOML: {err}") from None
+        except RecursionError:
+            raise SpecError(f"{source}: arrays or tables nested deeper than Python can parse; "
+                            f"a spec nests at most {MAX_SPEC_DEPTH} levels") from None
+        if _nesting(data) > MAX_SPEC_DEPTH:
+            raise SpecError(f"{source}: arrays or tables nested more than {MAX_SPEC_DEPTH} levels deep; "
+                            f"a spec nests at most {MAX_SPEC_DEPTH}")
         try:
             return cls.from_dict(data)
         except SpecError as err:
@@ -283,9 +309,21 @@ def load_spec(path: str | Path) -> BNN:
     'two_layer_tanh'
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"spec file {str(path)!r} is a directory; expected a .toml file "
+                                "(a saved run is read with pbnn.load)")
     if not path.is_file():
         raise FileNotFoundError(f"spec file {str(path)!r} does not exist")
-    return BNN.from_toml(path.read_text(), source=str(path))
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: {size} bytes, more than a spec file may have ({MAX_SPEC_BYTES})")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{path}: not a TOML text file (byte 0x{data[err.start]:02x} at offset {err.start} "
+                        "is not UTF-8)") from None
+    return BNN.from_toml(text, source=str(path))
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
@@ -396,18 +434,52 @@ def _line_of(text: str, table: str | None, key: str | None) -> int | None:
     return None
 
 
+def _nesting(data: Any) -> int:
+    """How deeply tables and arrays nest in parsed TOML ``data`` (a scalar: 0), counted without recursion
+    up to ``MAX_SPEC_DEPTH + 1``."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth + 1)
+            if depth + 1 <= MAX_SPEC_DEPTH:  # deeper is refused anyway
+                stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+#: TOML basic-string escapes; every other control character (U+0000-U+001F, U+007F) is written as ``\uXXXX``.
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(value: str) -> str:
+    """``value`` as a TOML basic string; a lone surrogate (not text, no UTF-8 form) is a SpecError."""
+    out = []
+    for char in value:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            raise SpecError(f"cannot write the string {value!r} to TOML: it holds a lone surrogate {char!r}, not text")
+        out.append(_ESCAPES.get(char) or (f"\\u{code:04x}" if code < 0x20 or code == 0x7F else char))
+    return '"' + "".join(out) + '"'
+
+
+def _toml_line(where: str, key: str, value: Any) -> str:
+    try:
+        return f"{key} = {_toml_value(value)}"
+    except SpecError as err:
+        raise SpecError(f"{where}{key}: {err}") from None
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        return str(int(value))
     if isinstance(value, float):
         if not math.isfinite(value):
             raise SpecError(f"cannot write the non-finite number {value!r} to TOML")
-        return repr(value)
+        return repr(float(value))
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        return _toml_string(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):  # an inline table, e.g. a layer's prior

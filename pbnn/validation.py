@@ -39,6 +39,7 @@ def check_X(X: Any, name: str = "X") -> np.ndarray:
     if X.shape[0] == 0:
         raise DataError(f"{name}: expected at least one sample, got an empty array of shape {X.shape}")
     _check_finite(X, name)
+    check_scale(X, name)
     if X.ndim == 3:
         X = X[:, None]
     return X.astype(np.float64, copy=False)
@@ -57,6 +58,8 @@ def check_data(
     if len(y) != len(X):
         raise DataError(f"X and y: expected the same number of samples, got {len(X)} rows in X and {len(y)} in y")
     _check_finite(y, "y")
+    if spec.task == "regression":
+        check_scale(y, "y")
     check_input_shape(spec, X.shape[1:])
     y = spec.likelihood_.check_targets(y, spec.output_units)
     if batch_size is not None:
@@ -74,6 +77,36 @@ def check_input_shape(spec: BNN, input_shape: tuple[int, ...]) -> None:
         raise DataError(f"X: inputs of shape {tuple(input_shape)} do not fit the spec: {err}") from None
 
 
+#: Seeds pbnn takes: what numpy's legacy ``RandomState`` (PyMC's samplers seed through it) and JAX's 32-bit keys take.
+SEED_LIMIT = 2**32
+
+
+def check_seed(seed: Any) -> int | None:
+    """Return ``seed`` as an int, or None; raise ``ValueError`` unless it is an integer in ``[0, 2**32)``."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}; seeds lie in 0..2**32 - 1")
+    return int(seed)
+
+
+def check_scale(a: np.ndarray, name: str) -> None:
+    """Raise :class:`DataError` when the mean or sd of a column of finite ``a`` overflows float64 (values
+    beyond about 1e154): the fit and the predictions would be inf or NaN."""
+    if a.size == 0 or max(float(np.max(a)), -float(np.min(a))) < 1e100:  # no copy of a for the usual data
+        return
+    flat = a.reshape(len(a), -1) if a.ndim > 1 else a[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = np.isfinite(flat.mean(axis=0)) & np.isfinite(flat.std(axis=0))
+    if not ok.all():
+        column = int(np.argmin(ok))
+        where = f" of feature {column}" if a.ndim > 1 else ""
+        raise DataError(
+            f"{name}: values too large for float64 arithmetic: the mean or sd{where} overflows (max |{name}| = "
+            f"{float(np.max(np.abs(flat[:, column]))):.3g}); rescale {name} (e.g. sklearn.preprocessing.StandardScaler)"
+        )
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``value`` if it is a positive integer, else raise ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
@@ -89,6 +122,12 @@ LABEL_HINT = (
 
 
 def _as_numeric(a: Any, name: str, hint: str = "") -> np.ndarray:
+    if isinstance(a, np.ma.MaskedArray):
+        masked = int(np.ma.count_masked(a))
+        if masked:
+            raise DataError(f"{name}: a masked array with {masked} masked value(s); pbnn does not impute: drop those "
+                            f"samples or fill them ({name}.filled(value))")
+        a = a.data
     try:
         arr = np.asarray(a)
     except Exception as err:  # ragged lists and the like

@@ -19,7 +19,7 @@ from pbnn.results import Fit
 from pbnn.labels import ClassLabels, encode_labels
 from pbnn.scaling import FeatureScaling, TargetScaling
 from pbnn.spec import BNN
-from pbnn.validation import check_data
+from pbnn.validation import check_data, check_seed
 
 __all__ = ["draws_to_posterior", "fit"]
 
@@ -93,10 +93,9 @@ def fit(
     X, y = check_data(spec, X, y, batch_size=getattr(resolved, "batch_size", None))
     scaling = FeatureScaling.from_inputs(X) if standardize else FeatureScaling()
     data_attrs = {**scaling.to_attrs(), **(labels.to_attrs() if labels is not None else {})}
+    seed = check_seed(seed)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**31)
-    elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
 
     start = time.perf_counter()
     y_fit = TargetScaling.from_targets(y).standardize(y) if spec.likelihood_.standardize_targets else y
