@@ -27,7 +27,13 @@ class CLIError(Exception):
     """A user error: printed as ``pbnn: error: ...`` with exit status 2, no traceback."""
 
 
+#: Errors whose message is meant for the user; any other is printed with its type (a bug, most likely).
+USER_ERRORS = (CLIError, ValueError, TypeError, OSError, ImportError, RuntimeError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; every error is one line ``pbnn: error: ...`` on stderr and exit status 2
+    (``--debug``: the traceback instead), Ctrl-C exit status 130."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -35,12 +41,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except CLIError as err:
-        print(f"pbnn: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("pbnn: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        message = _message(err)
+        if not isinstance(err, USER_ERRORS) or isinstance(err, RecursionError | NotImplementedError):
+            message = f"{type(err).__name__}: {message} (run with --debug for the traceback)"
+        print(f"pbnn: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _message(err: BaseException) -> str:
+    """The error's message on one line (a KeyError's without the quotes of its key's repr)."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(err).__name__
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -62,37 +79,42 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     import pbnn
 
+    from pbnn.results import RUN_FILES
+    from pbnn.rundir import check_target
+
     spec, data = _model(args.model), _data(args)
     options = _options(args.set)
     if args.standardize is not None:  # --no-standardize; --set standardize=false says the same
         options["standardize"] = args.standardize
     method = args.method or spec.fit_method
     out = Path(args.out or f"runs/{spec.name}-{method}")
+    _guard(lambda: check_target(out, RUN_FILES), prefix="--out")  # before the fit, not after it
     y_train, y_test, classes = _named_labels(spec, data)
     fit = _guard(lambda: pbnn.fit(spec, data.X_train, y_train, method, seed=args.seed,
                                   progressbar=not args.quiet, classes=classes, **options))
-    fit.save(out)
+    _guard(lambda: fit.save(out), prefix="--out")
     s = pbnn.scores(fit.predict(data.X_test), y_test)
     score = f"accuracy {float(s['accuracy']):.3f}" if spec.task == "classification" else f"RMSE {float(s['rmse']):.3g}"
     _say(args, f"{spec.name} on {data.name} with {method}: test {score}, lpd {float(s['lpd']):.3f} nats/point, "
                f"{fit.seconds:.1f} s; saved to {out}")
+    if args.quiet:
+        print(out)  # the one line of -q: where the run is
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import pbnn
 
+    out = Path(args.out)
+    _check_output_file(out, (".csv", ".nc"), "a .csv (per-point summary) or .nc (all draws) path")
     run = _guard(lambda: pbnn.load(args.run))
     X = _inputs(Path(args.inputs))
     pred = _guard(lambda: run.predict(X))
     u = pbnn.uncertainty(pred)
-    out = Path(args.out)
     if out.suffix == ".nc":
         pred.idata.to_netcdf(out, engine="h5netcdf")
-    elif out.suffix == ".csv":
-        _write_csv(out, _summary_columns(pred, u))
     else:
-        raise CLIError(f"--out: expected a .csv (per-point summary) or .nc (all draws) path, got {out}")
+        _write_csv(out, _summary_columns(pred, u))
     _say(args, f"{len(X)} predictions from {args.run} written to {out}")
     return 0
 
@@ -114,6 +136,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise CLIError(f"--set {key}=...: expected METHOD.OPTION=VALUE with METHOD among {', '.join(methods)}")
         options[method][name] = value
     out = Path(args.out or f"runs/compare-{spec.name}-{data.name}")
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out: {out} is an existing file; expected a folder for the runs and the report")
     cmp = _guard(lambda: pbnn.compare(spec, data, methods, seed=args.seed, options=options,
                                       progressbar=not args.quiet, out=out))
     _say(args, repr(cmp))
@@ -127,6 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pbnn", description="Bayesian neural networks on PyMC.",
                                      epilog="Run 'pbnn COMMAND --help' for a command's options.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     zoo = sub.add_parser("zoo", help="list the zoo's models", description="List the zoo's models with their layers.")
@@ -138,7 +163,10 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--data", required=True, help=f"data set: {EXAMPLE_DATA}")
             p.add_argument("--target", help="target column of a CSV/NPY file (name or index; default: the last)")
             p.add_argument("--seed", type=int, default=0, help="seed of the split and the fit (default 0)")
-        p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages ('fit' prints "
+                       "only the run's folder)")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the traceback of an error instead of one line")
 
     from pbnn.inference.methods import METHODS, help_text  # light: the registry without the engines
 
@@ -181,6 +209,8 @@ def _model(text: str):
     from pbnn import load_spec, zoo
 
     path = Path(text)
+    if path.is_dir():
+        raise CLIError(f"model: {text!r} is a folder; expected a spec file (.toml) or a zoo model name")
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise CLIError(f"model: no such spec file {text!r}")
@@ -192,7 +222,9 @@ def _model(text: str):
 
 def _data(args: argparse.Namespace):
     from pbnn import datasets
+    from pbnn.validation import check_seed
 
+    _guard(lambda: check_seed(args.seed))  # the split's and the fit's
     target: int | str | None = args.target
     if target is not None and target.lstrip("-").isdigit():
         target = int(target)
@@ -227,7 +259,11 @@ def _inputs(path: Path) -> np.ndarray:
     if not path.is_file():
         raise CLIError(f"inputs: no such file {str(path)!r}")
     if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        try:
+            return np.load(path, allow_pickle=False)
+        except ValueError as err:  # an object array (pickled) or a damaged file
+            what = "Python objects (pickled); pbnn reads numeric arrays only" if "allow_pickle" in str(err) else str(err)
+            raise CLIError(f"inputs: {path} holds {what}") from None
     if path.suffix in (".csv", ".txt"):
         with path.open() as f:
             first = f.readline()
@@ -277,14 +313,22 @@ def _write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:
         writer.writerows([cell(v) for v in row] for row in zip(*(c.tolist() for c in columns.values())))
 
 
-def _guard(call, prefix: str | None = None):
-    """Run ``call``; pbnn's and the data loaders' user errors become :class:`CLIError` (no traceback)."""
-    from pbnn.errors import DataError, SpecError
+def _check_output_file(out: Path, suffixes: tuple[str, ...], form: str) -> None:
+    """Before any work: ``out`` has one of ``suffixes``, its folder exists and it is not a folder itself."""
+    if out.suffix not in suffixes:
+        raise CLIError(f"--out: expected {form}, got {str(out)!r}")
+    if out.is_dir():
+        raise CLIError(f"--out: {str(out)!r} is a folder; expected {form}")
+    if not out.parent.is_dir():
+        raise CLIError(f"--out: the folder {str(out.parent)!r} does not exist; create it first")
 
+
+def _guard(call, prefix: str | None = None):
+    """Run ``call``; pbnn's and the data loaders' user errors become :class:`CLIError` with ``prefix``."""
     try:
         return call()
-    except (SpecError, DataError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        message = str(err).strip("'\"")
+    except (ValueError, TypeError, OSError, ImportError) as err:
+        message = _message(err)
         raise CLIError(f"{prefix}: {message}" if prefix else message) from None
 
 

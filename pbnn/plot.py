@@ -375,9 +375,9 @@ def confusion_matrix(
     path: str | Path | None = None,
 ) -> Figure:
     """True class (rows) against predicted class (columns); ``normalize`` divides each row by its total."""
-    from pbnn.uncertainty import _check_targets
+    from pbnn.uncertainty import check_targets
 
-    y = _check_targets(pred, y).astype(int)  # codes, also for named labels
+    y = check_targets(pred, y).astype(int)  # codes, also for named labels
     predicted = pred.labels.encode(pred.classes())
     k = pred.draws().shape[-1]
     counts = np.zeros((k, k))

@@ -292,10 +292,10 @@ class Predictions:
 
     def accuracy(self, y: Any) -> float:
         """Fraction of points whose most probable class equals ``y`` (names as in training, or codes)."""
+        from pbnn.uncertainty import check_targets
+
         codes = self.draws().mean(axis=0).argmax(axis=-1)
-        if np.shape(y) != codes.shape:
-            raise ValueError(f"y: expected shape {codes.shape} (one label per predicted point), got {np.shape(y)}")
-        return float((codes == self.labels.encode(y)).mean())
+        return float((codes == check_targets(self, y)).mean())
 
     # -- uncertainty (see pbnn.uncertainty) --------------------------------------------------
     def uncertainty(self, *, prob: float = 0.9, seed: int = 0) -> xr.Dataset:

@@ -25,6 +25,8 @@ the predictor (which imports this one for ``pred.uncertainty()`` and the like).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -60,6 +62,8 @@ class Score:
     variable: str
     higher_is_uncertain: bool
     description: str
+    #: The largest value the score takes for ``K`` classes (a :func:`reject` threshold lies in [0, this]).
+    largest: Callable[[int], float] = lambda k: math.inf
 
     def values(self, u: xr.Dataset) -> np.ndarray:
         """The score of every point, oriented so that larger = more uncertain."""
@@ -70,12 +74,12 @@ class Score:
 #: Scores for :func:`ood_auroc`, :func:`reject` and :func:`accuracy_coverage`, per task.
 SCORES: dict[str, dict[str, Score]] = {
     "classification": {
-        "epistemic": Score("epistemic", True, "mutual information between label and weights (nats)"),
-        "mutual_info": Score("epistemic", True, "alias of 'epistemic'"),
-        "entropy": Score("entropy", True, "entropy of the predictive mean (nats)"),
-        "aleatoric": Score("aleatoric", True, "expected entropy of the draws (nats)"),
-        "std": Score("confidence_std", True, "std over draws of the predicted class's probability"),
-        "confidence": Score("confidence", False, "probability of the predicted class"),
+        "epistemic": Score("epistemic", True, "mutual information between label and weights (nats)", math.log),
+        "mutual_info": Score("epistemic", True, "alias of 'epistemic'", math.log),
+        "entropy": Score("entropy", True, "entropy of the predictive mean (nats)", math.log),
+        "aleatoric": Score("aleatoric", True, "expected entropy of the draws (nats)", math.log),
+        "std": Score("confidence_std", True, "std over draws of the predicted class's probability", lambda k: 0.5),
+        "confidence": Score("confidence", False, "probability of the predicted class", lambda k: 1.0),
         "label_spread_chi2": Score("label_spread_chi2", False, "chi-square spread of sampled labels"),
     },
     "regression": {
@@ -179,7 +183,7 @@ def scores(pred: Predictive, y: Any, *, n_bins: int = 10, prob: float = 0.9) -> 
     (['accuracy', 'lpd', 'brier', 'ece'], 10)
     """
     _check_predictions(pred)
-    y = _check_targets(pred, y)
+    y = check_targets(pred, y)
     if pred.task == "regression":
         likelihood, outputs = pred.spec.likelihood_, pred.outputs()
         lower, upper = likelihood.interval(outputs, prob)
@@ -252,6 +256,11 @@ def reject(pred: Predictive, threshold: float, by: str = "confidence") -> xr.Dat
     chosen = _score(pred.task, by)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number) or not np.isfinite(threshold):
         raise ValueError(f"threshold: expected a finite number, got {threshold!r}")
+    n_classes = pred.draws().shape[-1] if pred.task == "classification" else 0
+    largest = chosen.largest(n_classes) if n_classes else math.inf
+    if not 0 <= threshold <= largest:
+        span = f"[0, {largest:.4g}]" if math.isfinite(largest) else ">= 0"
+        raise ValueError(f"threshold: expected a number {span} for by={by!r} ({chosen.description}), got {threshold!r}")
     u = uncertainty(pred)
     oriented = chosen.values(u)
     limit = threshold if chosen.higher_is_uncertain else -threshold
@@ -275,7 +284,7 @@ def accuracy_coverage(pred: Predictive, y: Any, by: str = "confidence") -> xr.Da
     _check_predictions(pred)
     if pred.task != "classification":
         raise TypeError("accuracy_coverage(): needs a classifier; this is a regression model")
-    y = _check_targets(pred, y)
+    y = check_targets(pred, y)
     chosen = _score(pred.task, by)
     curve = metrics.accuracy_coverage_curve(pred.draws(), y, score=chosen.values(uncertainty(pred)))
     threshold = curve.max_score if chosen.higher_is_uncertain else -curve.max_score
@@ -297,9 +306,14 @@ def _check_predictions(pred: Any, name: str = "pred") -> None:
         raise TypeError(f"{name}: expected pbnn Predictions (from fit.predict(X)), got {type(pred).__name__}")
 
 
-def _check_targets(pred: Predictive, y: Any) -> np.ndarray:
-    y = np.asarray(y)
+def check_targets(pred: Predictive, y: Any) -> np.ndarray:
+    """``y`` with one target per predicted point: a classifier's labels (names as in training, or codes) as
+    codes 0..K-1, a regression's targets as numbers; else an error naming ``y`` and the expected form."""
+    from pbnn.validation import as_numeric
+
     n = pred["predictions"].sizes["obs"]
-    if y.shape != (n,):
-        raise ValueError(f"y: expected shape ({n},) (one label per predicted point), got {y.shape}")
-    return pred.labels.encode(y) if pred.task == "classification" else y
+    if np.shape(y) != (n,):
+        raise ValueError(f"y: expected shape ({n},) (one label per predicted point), got {np.shape(y)}")
+    if pred.task == "regression":
+        return as_numeric(y, "y")
+    return pred.labels.encode(np.asarray(y))

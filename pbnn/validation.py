@@ -29,7 +29,7 @@ def check_X(X: Any, name: str = "X") -> np.ndarray:
     >>> check_X(np.zeros((5, 8, 8))).shape
     (5, 1, 8, 8)
     """
-    X = _as_numeric(X, name)
+    X = as_numeric(X, name)
     if X.ndim < 2:
         raise DataError(
             f"{name}: expected a 2-D array (n_samples, n_features) or images (n_samples, channels, "
@@ -50,7 +50,7 @@ def check_data(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate training data for ``spec``: shapes, finiteness, targets that fit the likelihood."""
     X = check_X(X)
-    y = _as_numeric(y, "y", hint=LABEL_HINT if spec.task == "classification" else "")
+    y = as_numeric(y, "y", hint=LABEL_HINT if spec.task == "classification" else "")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -121,7 +121,8 @@ LABEL_HINT = (
 )
 
 
-def _as_numeric(a: Any, name: str, hint: str = "") -> np.ndarray:
+def as_numeric(a: Any, name: str, hint: str = "") -> np.ndarray:
+    """``a`` as a numeric array (booleans as 0/1), or a :class:`DataError` naming ``name``; ``hint`` ends the message."""
     if isinstance(a, np.ma.MaskedArray):
         masked = int(np.ma.count_masked(a))
         if masked:
