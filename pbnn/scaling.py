@@ -62,7 +62,8 @@ class TargetScaling(NamedTuple):
         for name, value, form in ((ATTRS[0], loc, "a finite number"), (ATTRS[1], scale, "a finite number > 0")):
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
             if not ok or (name == ATTRS[1] and value <= 0):
-                raise ValueError(f"attribute {name}: expected {form}, got {value!r}")
+                shown = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else value
+                raise ValueError(f"attribute {name}: expected {form}, got {shown!r}")
         return cls(float(loc), float(scale))
 
     def to_attrs(self) -> dict[str, float]:
