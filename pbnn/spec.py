@@ -232,6 +232,7 @@ class BNN:
         if back != self:
             changed = [k for k, v in back.to_dict().items() if v != d[k]]
             raise SpecError(f"spec {self.name!r}: {', '.join(changed) or 'a field'} would read back from TOML changed")
+        return text
 
     @classmethod
     def from_toml(cls, text: str, *, source: str = "<string>") -> BNN:
