@@ -236,7 +236,6 @@ def check_run(spec: BNN, idata: xr.DataTree, source: str, *, spec_file: str | No
         except ValueError as err:
             raise ValueError(f"{source}: {err}") from None
     input_shape = tuple(json.loads(attrs["pbnn_input_shape"]))
-    _check_feature_scaling(attrs, input_shape, source)
     try:
         model = build_model(spec, np.zeros((2, *input_shape)), np.zeros(2, dtype=np.int64))
     except ValueError as err:
@@ -256,6 +255,7 @@ def check_run(spec: BNN, idata: xr.DataTree, source: str, *, spec_file: str | No
             bad = int((~np.isfinite(var.values)).sum())
             raise ValueError(f"{source}: posterior variable {name!r} holds {bad} NaN/inf value(s); "
                              "a fit stores finite draws only (the file was edited or damaged)")
+    _check_feature_scaling(attrs, input_shape, source)
 
 
 def _check_feature_scaling(attrs: Any, input_shape: tuple[int, ...], source: str) -> None:
