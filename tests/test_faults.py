@@ -362,9 +362,9 @@ def test_bad_input(tmp_path, call, error, message):
         (lambda pred, y: pred.reject(1.5), ValueError, "threshold: expected a number [0, 1] for by='confidence' (probability of the predicted class), got 1.5"),
         (lambda pred, y: pred.reject(-0.1, by="std"), ValueError, "threshold: expected a number [0, 0.5] for by='std'"),
         (lambda pred, y: pred.reject(0.9, by="entropy"), ValueError, "threshold: expected a number [0, 0.6931] for by='entropy' (entropy of the predictive mean (nats)), got 0.9"),
-        (lambda pred, y: pred.accuracy(np.where(y == 1, "dog", "cat")), DataError, "y: expected numbers, got an array of dtype <U3; convert strings or objects to numbers first; for class labels map them to 0..K-1"),
-        (lambda pred, y: pred.accuracy(y + 3), DataError, "y: likelihood 'bernoulli' expects labels in 0..1, got 3"),
-        (lambda pred, y: pbnn.scores(pred, y.astype(str)), DataError, "y: expected numbers, got an array of dtype <U"),
+        (lambda pred, y: pred.accuracy(np.where(y == 1, "dog", "cat")), DataError, "y: labels 'cat' are not classes of this model; its classes are 0, 1"),
+        (lambda pred, y: pred.accuracy(y + 3), DataError, "y: labels 3 are not classes of this model; its classes are 0, 1"),
+        (lambda pred, y: pbnn.scores(pred, y.astype(str)), DataError, "y: labels '0' are not classes of this model; its classes are 0, 1"),
     ],
 )
 def test_bad_input_to_predictions(quick_fit, small_moons, call, error, message):

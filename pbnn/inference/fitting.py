@@ -134,9 +134,10 @@ def fit(
 def _settings_for(spec: BNN, method: str, X: Any) -> dict[str, Any]:
     """The spec's settings for ``method``; a batch size as large as the data becomes the full batch."""
     settings = spec.fit_options(method)
-    n = np.shape(X)[0] if np.ndim(X) else 0
-    if isinstance(settings.get("batch_size"), int) and n and settings["batch_size"] >= n:
-        settings["batch_size"] = None
+    if isinstance(settings.get("batch_size"), int):
+        n = len(X) if hasattr(X, "__len__") else 0  # X is checked later; a ragged list must reach that check
+        if n and settings["batch_size"] >= n:
+            settings["batch_size"] = None
     return settings
 
 
