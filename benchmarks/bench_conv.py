@@ -56,7 +56,7 @@ def run(quick: bool = False) -> str:
             t0 = time.perf_counter()
             pred = fit.predict(ds.X_test)
             predict_s = time.perf_counter() - t0
-            elbo = fit.idata["sample_stats"]["elbo"].values
+            elbo = fit.idata["optimizer_stats"]["elbo"].values
             rows.append({
                 "model": name, "seed": seed, "params": spec.n_params((1, 8, 8)), "steps": steps,
                 "test accuracy": pred.accuracy(ds.y_test), "fit s": fit_s, "of which compile s": compile_s,

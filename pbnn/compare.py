@@ -233,7 +233,7 @@ class Comparison:
         """
         curves = {m: _running_mean(e) for m, e in ((m, _elbo(r.fit)) for m, r in self.results.items()) if e is not None}
         if not curves:
-            raise ValueError("plot_elbo: no compared method has an ELBO history (sample_stats.elbo)")
+            raise ValueError("plot_elbo: no compared method has an ELBO history (optimizer_stats.elbo)")
         fig = _figure(11, 4)
         whole, late = fig.subplots(1, 2)
         for k, (method, (steps, smooth, span)) in enumerate(curves.items()):

@@ -12,7 +12,7 @@ by its ELBO history. r_hat, ESS and MCSE come from ArviZ (``arviz_stats``).
 >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
 >>> d = pbnn.diagnose(fit)
 >>> [c.name for c in d.checks]
-['ELBO relative change', 'ELBO non-finite steps', 'MCSE of the mean (max)']
+['ELBO relative change', 'ELBO non-finite steps', 'Pareto k-hat of p/q', 'MCSE of the mean (max)']
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ SAMPLE_DIMS = ("chain", "draw")
 class Check:
     """One row of the verdict table.
 
-    ``status`` is ``"ok"`` or ``"FAIL"`` for checks that decide the verdict and ``"info"`` for
-    numbers shown for information (weight-space r_hat, MCSE).
+    ``status`` is ``"ok"`` or ``"FAIL"`` for checks that decide the verdict, ``"WARN"`` for a quality check
+    that does not (a variational approximation's k-hat) and ``"info"`` for numbers shown for information
+    (weight-space r_hat, MCSE).
     """
 
     space: str
@@ -132,6 +133,8 @@ def diagnose(
     some class must vary by at least ``spread_min`` over the probe set; a network that predicts the
     same (the base rate, or 0.5) everywhere has learnt nothing from ``X``: a failed check is added
     whose note names the likely cause (e.g. unscaled features fitted with ``standardize=False``).
+    ADVI fits (JAX engine) add the Pareto k-hat of
+    their importance ratios p/q (:func:`pbnn.elpd.vi_khat`; WARN at 0.7 and above, outside the verdict).
     """
     if not isinstance(fit, Fit):
         raise TypeError(f"fit: expected a pbnn Fit (from pbnn.fit), got {type(fit).__name__}")
@@ -145,8 +148,10 @@ def diagnose(
     checks: list[Check] = []
     function = xr.Dataset({"mcse": mcse})
     weights = None
-    if "elbo" in stats:
-        checks += _elbo_checks(stats["elbo"].values, elbo_window, elbo_rtol)
+    if "elbo" in fit.optimizer_stats:
+        checks += _elbo_checks(fit.optimizer_stats["elbo"].values, elbo_window, elbo_rtol)
+    if "log_q" in stats:
+        checks.append(_khat_check(fit))
     if "diverging" in stats:
         n_div = int(stats["diverging"].sum())
         checks.append(Check("sampler", "divergences", n_div, "= 0", _status(n_div == 0), "sampler left the posterior's geometry" if n_div else ""))
@@ -232,6 +237,18 @@ def _constant_cause(fit: Fit) -> str:
                     "saturates; fit with standardize=True (the default)")
     return ("the output does not depend on the inputs (the features carry no signal, or the fit stayed "
             "near the prior); try more steps, another learning_rate or seed")
+
+
+def _khat_check(fit: Fit) -> Check:
+    """The VI check of Yao et al. (2018): k-hat of log p - log q over the draws (:func:`pbnn.elpd.vi_khat`);
+    WARN, not FAIL: a poor approximation can be a converged optimisation."""
+    from pbnn.elpd import KHAT_GOOD, vi_khat
+
+    khat = vi_khat(fit)
+    good = khat < KHAT_GOOD
+    note = ("importance ratios p/q light-tailed enough for PSIS" if good else
+            "q is far from the posterior (heavy-tailed p/q): its spread and LOO are not the posterior's")
+    return Check("approximation", "Pareto k-hat of p/q", khat, f"< {KHAT_GOOD:g}", "ok" if good else "WARN", note)
 
 
 def _probe_outputs(fit: Fit, X_probe: Any, n_probe: int) -> xr.DataArray:

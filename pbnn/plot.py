@@ -185,7 +185,7 @@ def elbo_trace(fit: Fit, *, window: float = 0.1, path: str | Path | None = None)
     """
     elbo = _elbo(fit)
     if elbo is None:
-        raise ValueError(f"fit: a {fit.method} fit has no ELBO history (sample_stats.elbo); elbo_trace needs an ADVI fit")
+        raise ValueError(f"fit: a {fit.method} fit has no ELBO history (optimizer_stats.elbo); elbo_trace needs an ADVI fit")
     steps = np.arange(1, len(elbo) + 1)
     width = max(1, int(len(elbo) * window))
     smooth_steps, smooth, span = _running_mean(elbo)
@@ -213,9 +213,8 @@ def elbo_trace(fit: Fit, *, window: float = 0.1, path: str | Path | None = None)
 
 
 def _elbo(fit: Fit) -> np.ndarray | None:
-    """The ELBO per step of a variational fit (``sample_stats.elbo``), or None."""
-    stats = fit.idata["sample_stats"] if "sample_stats" in fit.idata.children else None
-    return stats["elbo"].values if stats is not None and "elbo" in stats else None
+    """The ELBO per step of a variational fit (``optimizer_stats.elbo``), or None."""
+    return fit.optimizer_stats["elbo"].values if "elbo" in fit.optimizer_stats else None
 
 
 def _running_mean(elbo: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -5,7 +5,7 @@
 >>> X_tr, X_te, y_tr, y_te = datasets.moons(n_samples=200)
 >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=2000, progressbar=False, seed=0)
 >>> sorted(fit.idata.children)
-['constant_data', 'log_likelihood', 'observed_data', 'posterior', 'sample_stats']
+['constant_data', 'log_likelihood', 'observed_data', 'optimizer_stats', 'posterior', 'sample_stats']
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ RUN_FILES = (SPEC_FILE, IDATA_FILE)
 class Fit:
     """A fitted BNN: the spec plus an ArviZ DataTree.
 
-    ``idata`` holds ``posterior`` (parameter draws; for ADVI, draws from the approximation),
-    ``sample_stats`` (ELBO history for ADVI, NUTS statistics for samplers), ``observed_data`` and
-    ``constant_data``; its attributes record the pbnn version, the method, its options and the spec.
+    ``idata`` holds ``posterior`` (parameter draws; for ADVI, independent draws from the approximation, marked
+    in ``posterior.attrs["pbnn_draws"]``), ``log_likelihood`` (pointwise, in ``y``'s units), ``sample_stats``
+    (per-draw statistics: NUTS's), ``optimizer_stats`` (per-step: the ELBO history of ADVI), ``observed_data``
+    and ``constant_data``; its attributes record the pbnn version, the method, its options and the spec.
     """
 
     def __init__(self, spec: BNN, idata: xr.DataTree) -> None:
@@ -57,6 +58,12 @@ class Fit:
     @property
     def posterior(self) -> xr.Dataset:
         return self.idata["posterior"].to_dataset()
+
+    @property
+    def optimizer_stats(self) -> xr.Dataset:
+        """Per-step statistics of an optimizer (the ``optimizer_stats`` group: ``elbo`` for ADVI, ``lp`` for MAP,
+        ``loss`` for MC dropout, dim ``step``); empty for samplers."""
+        return self.idata["optimizer_stats"].to_dataset() if "optimizer_stats" in self.idata.children else xr.Dataset()
 
     @property
     def seconds(self) -> float:
@@ -107,6 +114,61 @@ class Fit:
             y = TargetScaling.from_attrs(self.idata.attrs).standardize(y)
         return build_model(self.spec, X, y, initial_values=False)
 
+    def posterior_predictive(self, *, seed: int = 0) -> xr.Dataset:
+        """Replicated ``y`` at the training inputs (``chain, draw, obs``, in ``y``'s units), added to ``idata`` as
+        the ``posterior_predictive`` group (for ``az.plot_ppc_dist``); see :mod:`pbnn.predictive`."""
+        from pbnn.predictive import posterior_predictive
+
+        return posterior_predictive(self, seed=seed)
+
+    @classmethod
+    def from_pymc(cls, spec: BNN, idata: xr.DataTree, X: Any, y: Any, *, method: str | None = None) -> Fit:
+        """A Fit from a DataTree that PyMC produced on ``spec.build(X, y)``'s model (or a model extended from it
+        that keeps its parameter names): ``pm.sample(...)`` or ``pm.fit(...).sample(...)``.
+
+        The posterior must hold the network's free variables (``w_1``, ... as :meth:`BNN.build` names them);
+        further variables are dropped. ``method`` defaults to ``"nuts"`` when ``sample_stats`` has
+        ``diverging``, else ``"advi"``. Targets are taken as the model saw them (``spec.build`` does not
+        standardize), so predictions are in ``y``'s units. The Fit gets ``log_likelihood``, ``observed_data``
+        and ``constant_data``; ``predict``, ``diagnose`` and ``uncertainty`` work on it.
+
+        >>> import pbnn, pymc as pm
+        >>> ds = pbnn.datasets.moons(n_samples=100)
+        >>> spec = pbnn.zoo.two_layer_tanh()
+        >>> with spec.build(ds.X_train, ds.y_train):
+        ...     idata = pm.fit(200, progressbar=False, random_seed=0).sample(50, random_seed=0)
+        >>> Fit.from_pymc(spec, idata, ds.X_train, ds.y_train).predict(ds.X_test)["predictions"]["p"].shape
+        (1, 50, 50)
+        """
+        import time
+
+        from pbnn.compile import build_model
+        from pbnn.errors import DataError
+        from pbnn.inference.fitting import _make_fit
+        from pbnn.inference.methods import get_method
+        from pbnn.scaling import TargetScaling
+        from pbnn.validation import check_data
+
+        if not isinstance(spec, BNN):
+            raise TypeError(f"spec: expected a pbnn.BNN, got {type(spec).__name__}")
+        if not isinstance(idata, xr.DataTree) or "posterior" not in idata.children:
+            raise TypeError(f"idata: expected an ArviZ DataTree with a posterior group, got {type(idata).__name__}")
+        X, y = check_data(spec, X, y)
+        model = build_model(spec, X, y)
+        posterior = idata["posterior"].to_dataset()
+        missing = [rv.name for rv in model.free_RVs if rv.name not in posterior]
+        if missing:
+            raise DataError(f"idata: the posterior lacks {', '.join(missing)}: not draws of spec.build's model "
+                            f"(its free variables are {', '.join(rv.name for rv in model.free_RVs)})")
+        stats = idata["sample_stats"].to_dataset() if "sample_stats" in idata.children else xr.Dataset()
+        if method is None:
+            method = "nuts" if "diverging" in stats else "advi"
+        get_method(method)  # a registered name
+        posterior = posterior.copy(data={k: np.asarray(v.values) for k, v in posterior.data_vars.items()})
+        per_draw = [k for k, v in stats.data_vars.items() if {"chain", "draw"} <= set(v.dims)]
+        return _make_fit(spec, model, X, y, method, None, None, time.perf_counter(), posterior, stats[per_draw], {},
+                         scaling=TargetScaling())
+
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path, *, wait: float = 0.0) -> Path:
         """Write the run to the folder ``path``: ``spec.toml`` and ``idata.nc`` (NetCDF), no pickle.
@@ -155,8 +217,8 @@ class Fit:
             f"  method {self.method}, {self.seconds:.1f} s, {post.sizes['chain']} chain(s) x {post.sizes['draw']} draws",
         ]
         stats = self.idata["sample_stats"] if "sample_stats" in self.idata.children else None
-        if stats is not None and "elbo" in stats:
-            elbo = stats["elbo"].values
+        if "elbo" in self.optimizer_stats:
+            elbo = self.optimizer_stats["elbo"].values
             tail = elbo[-max(1, len(elbo) // 10) :]
             lines.append(f"  final ELBO {np.mean(tail):.2f} (mean of the last 10% of {len(elbo)} steps)")
         if stats is not None and "diverging" in stats:

@@ -66,3 +66,116 @@ def test_fit_model_takes_pymcs_model_transforms(quick_fit):
 def test_predict_checks_the_targets(quick_fit, small_moons):
     with pytest.raises(ValueError, match=r"y: expected one target per row of X"):
         quick_fit.predict(small_moons.X_test, small_moons.y_test[:-1])
+
+
+def test_variational_draws_are_marked_and_the_elbo_history_kept_apart(quick_fit):
+    assert "independent draws" in quick_fit.posterior.attrs["pbnn_draws"]
+    assert "step" not in quick_fit.idata["sample_stats"].dims
+    assert quick_fit.optimizer_stats["elbo"].dims == ("step",) and quick_fit.optimizer_stats.sizes["step"] == 1500
+
+
+def test_posterior_predictive_replicates_y_and_plots(quick_fit):
+    import arviz_plots as azp
+
+    fit = pbnn.Fit(quick_fit.spec, quick_fit.idata.copy())
+    replicates = fit.posterior_predictive(seed=1)
+    assert replicates["y"].dims == ("chain", "draw", "obs") and replicates["y"].shape == (1, 200, 100)
+    assert set(np.unique(replicates["y"].values)) == {0, 1}
+    assert float(replicates["y"].mean()) == pytest.approx(float(fit.idata["observed_data"]["y"].mean()), abs=0.1)
+    assert "posterior_predictive" in fit.idata.children and "posterior_predictive" not in quick_fit.idata.children
+    assert azp.plot_ppc_dist(fit.idata, num_samples=20) is not None
+
+
+def test_regression_replicates_are_in_the_units_of_y(sine_fit):
+    ds, fit = sine_fit
+    replicates = pbnn.Fit(fit.spec, fit.idata.copy()).posterior_predictive(seed=0)["y"]
+    assert float(replicates.mean()) == pytest.approx(float(np.mean(ds.y_train)), abs=0.2 * np.std(ds.y_train))
+    assert float(replicates.std()) == pytest.approx(float(np.std(ds.y_train)), rel=0.3)
+
+
+def test_prior_predictive(small_moons):
+    import arviz_plots as azp
+
+    tree = pbnn.prior_predictive(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, draws=40)
+    assert tree["prior_predictive"]["y"].shape == (1, 40, len(small_moons.y_train))
+    assert tree["prior"]["w_1"].dims == ("chain", "draw", "input", "hidden_1")
+    assert azp.plot_ppc_dist(tree, group="prior_predictive", num_samples=10) is not None
+
+
+@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+def test_vi_khat_is_finite_and_in_diagnose(small_moons, method):
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, method=method, steps=1500,
+                   draws=200, seed=0, progressbar=False)
+    log_q = fit.idata["sample_stats"]["log_q"]
+    assert log_q.dims == ("chain", "draw") and np.isfinite(log_q.values).all()
+    khat = pbnn.elpd.vi_khat(fit)
+    assert np.isfinite(khat) and khat > 0
+    # moons' model has no transforms: log p(theta, y) is the Normal prior of the weights plus the log-likelihood
+    from scipy.stats import norm
+
+    prior = sum(norm.logpdf(fit.posterior[name].values, 0.0, fit.spec.prior.sigma).reshape(1, 200, -1).sum(-1)
+                for name in ("w_1", "w_2", "w_3"))
+    expected = prior + fit.idata["log_likelihood"]["y"].sum("obs").values
+    np.testing.assert_allclose(pbnn.elpd.log_joint(fit).values, expected, rtol=1e-10)
+    row = {c.name: c for c in pbnn.diagnose(fit).checks}["Pareto k-hat of p/q"]
+    assert row.value == pytest.approx(khat) and row.status == ("ok" if khat < 0.7 else "WARN")
+
+
+def _pymc_probabilities(model, idata, X):
+    """PyMC's own ``p`` of every draw of ``idata`` at inputs ``X`` (the model's Deterministic)."""
+    with model:
+        pm.set_data({"X": X, "target": np.zeros(len(X), dtype=np.int64)}, coords={"obs": range(len(X))})
+        return pm.compute_deterministics(idata["posterior"].to_dataset(), var_names=["p"], progressbar=False,
+                                         compile_kwargs={"mode": "JAX"})["p"].values
+
+
+def test_fit_from_pm_fit_predicts_as_pymc(small_moons):
+    spec = pbnn.zoo.two_layer_tanh()
+    model = spec.build(small_moons.X_train, small_moons.y_train)
+    with model:
+        idata = pm.fit(300, progressbar=False, random_seed=0).sample(40, random_seed=1)
+    fit = pbnn.Fit.from_pymc(spec, idata, small_moons.X_train, small_moons.y_train)
+    assert fit.method == "advi" and fit.idata["log_likelihood"]["y"].shape == (1, 40, len(small_moons.y_train))
+    p = fit.predict(small_moons.X_test)["predictions"]["p"].values
+    np.testing.assert_allclose(p, _pymc_probabilities(model, idata, small_moons.X_test), rtol=0, atol=1e-10)
+    assert fit.predict(small_moons.X_test).uncertainty()["entropy"].sizes["obs"] == len(small_moons.y_test)
+    assert pbnn.diagnose(fit).checks
+
+
+def test_fit_from_pymc_names_missing_parameters(small_moons):
+    import xarray as xr
+
+    idata = xr.DataTree.from_dict({"posterior": xr.Dataset({"w_1": (("chain", "draw", "a", "b"), np.zeros((1, 2, 2, 5)))})})
+    with pytest.raises(pbnn.DataError, match="the posterior lacks w_2, w_3"):
+        pbnn.Fit.from_pymc(pbnn.zoo.two_layer_tanh(), idata, small_moons.X_train, small_moons.y_train)
+
+
+@pytest.mark.slow
+def test_advi_fullrank_and_nuts_compare_with_arviz(small_moons):
+    X, y = small_moons.X_train, small_moons.y_train
+    spec = pbnn.zoo.two_layer_tanh()
+    fits = {m: pbnn.fit(spec, X, y, method=m, steps=4000, draws=400, seed=0, progressbar=False)
+            for m in ("advi", "fullrank_advi")}
+    fits["nuts"] = pbnn.fit(spec, X, y, method="nuts", sampler="numpyro", draws=200, tune=300, chains=2, seed=0,
+                            progressbar=False)
+    table = azs.compare({m: f.idata for m, f in fits.items()})
+    assert set(table.index) == set(fits) and np.isfinite(table["elpd"]).all() and table["rank"].min() == 0
+    # log p of the draws is NUTS's own lp (the model's logp with the Jacobian)
+    nuts = fits["nuts"]
+    np.testing.assert_allclose(pbnn.elpd.log_joint(nuts).values, nuts.idata["sample_stats"]["lp"].values, atol=1e-6)
+    for m in ("advi", "fullrank_advi"):
+        assert np.isfinite(pbnn.elpd.vi_khat(fits[m]))
+
+
+@pytest.mark.slow
+def test_fit_from_pm_sample_predicts_as_pymc(small_moons):
+    spec = pbnn.zoo.two_layer_tanh()
+    model = spec.build(small_moons.X_train, small_moons.y_train)
+    with model:
+        idata = pm.sample(draws=50, tune=100, chains=2, nuts_sampler="numpyro", random_seed=0, progressbar=False)
+    fit = pbnn.Fit.from_pymc(spec, idata, small_moons.X_train, small_moons.y_train)
+    assert fit.method == "nuts"
+    p = fit.predict(small_moons.X_test)["predictions"]["p"].values
+    np.testing.assert_allclose(p, _pymc_probabilities(model, idata, small_moons.X_test), rtol=0, atol=1e-10)
+    assert "r_hat (max)" in {c.name for c in pbnn.diagnose(fit).checks}
+    assert np.isfinite(azs.loo(fit.idata).elpd)

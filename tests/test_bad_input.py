@@ -126,7 +126,7 @@ def test_diverging_advi_says_what_to_try_and_keeps_the_last_finite_fit():
     err = info.value
     assert isinstance(err, FloatingPointError) and isinstance(err, FitError)
     step = int(re.search(r"at step (\d+) of", str(err))[1])
-    elbo = err.fit.idata["sample_stats"]["elbo"].values
+    elbo = err.fit.idata["optimizer_stats"]["elbo"].values
     assert len(elbo) == step and not np.isfinite(elbo[-1]) and np.isfinite(elbo[:-1]).all()
     assert np.isfinite(err.fit.posterior["w_1"].values).all()
     assert err.fit.predict(X_reg)["predictions"]["mu"].shape == (1, 20, 50)
@@ -158,7 +158,7 @@ def test_ctrl_c_returns_the_fit_so_far(small_moons, monkeypatch):
     with pytest.warns(UserWarning, match=re.escape("ADVI interrupted after 2000 of 5000 steps: returning the fit so far")):
         stopped = pbnn.fit(SPEC, X_tr, y_tr, steps=5000, draws=50, seed=5, progressbar=False)
     # the steps done are exactly those of a 2000-step run with the same seed
-    np.testing.assert_array_equal(stopped.idata["sample_stats"]["elbo"].values, full.idata["sample_stats"]["elbo"].values)
+    np.testing.assert_array_equal(stopped.idata["optimizer_stats"]["elbo"].values, full.idata["optimizer_stats"]["elbo"].values)
     np.testing.assert_array_equal(stopped.predict(X_te)["predictions"]["p"].values, full.predict(X_te)["predictions"]["p"].values)
 
 

@@ -69,11 +69,12 @@ def test_verdict_follows_the_checks(nuts_fit):
 
 
 def test_advi_verdict_from_the_elbo_history(quick_fit):
-    elbo = quick_fit.idata["sample_stats"]["elbo"].values
+    elbo = quick_fit.idata["optimizer_stats"]["elbo"].values
     d = pbnn.diagnose(quick_fit)
     checks = by_name(d)
     assert list(checks) == [
-        ("optimizer", "ELBO relative change"), ("optimizer", "ELBO non-finite steps"), ("function", "MCSE of the mean (max)"),
+        ("optimizer", "ELBO relative change"), ("optimizer", "ELBO non-finite steps"),
+        ("approximation", "Pareto k-hat of p/q"), ("function", "MCSE of the mean (max)"),
     ]
     change = checks["optimizer", "ELBO relative change"].value
     assert change == pytest.approx(elbo_relative_change(elbo, 0.1))
@@ -88,10 +89,10 @@ def test_advi_verdict_from_the_elbo_history(quick_fit):
 
 def test_a_diverged_elbo_fails(quick_fit):
     idata = quick_fit.idata.copy()
-    stats = idata["sample_stats"].to_dataset()
+    stats = idata["optimizer_stats"].to_dataset()
     elbo = stats["elbo"].values.copy()
     elbo[-5:] = np.nan
-    idata["sample_stats"] = xr.DataTree(stats.assign(elbo=("step", elbo)))
+    idata["optimizer_stats"] = xr.DataTree(stats.assign(elbo=("step", elbo)))
     d = pbnn.diagnose(Fit(quick_fit.spec, idata), elbo_rtol=1.0)
     assert by_name(d)["optimizer", "ELBO non-finite steps"].value == 5
     assert d.verdict == "NOT converged: ELBO non-finite steps"

@@ -23,7 +23,7 @@ def test_advi_accuracy_on_moons(moons, model, batch_size):
     X_tr, X_te, y_tr, y_te = moons
     fit = pbnn.fit(pbnn.zoo.get(model), X_tr, y_tr, method="advi", batch_size=batch_size, seed=1, **ADVI)
     assert fit.predict(X_te).accuracy(y_te) >= 0.95
-    elbo = fit.idata["sample_stats"]["elbo"].values
+    elbo = fit.idata["optimizer_stats"]["elbo"].values
     assert elbo.shape == (ADVI["steps"],)
     assert elbo[-1000:].mean() > elbo[:1000].mean() + 50  # the optimizer made real progress
 
@@ -46,13 +46,14 @@ def test_nuts_accuracy_on_moons(moons, model, sampler):
 
 def test_datatree_groups_dims_and_attrs(quick_fit, small_moons):
     idata = quick_fit.idata
-    assert set(idata.children) == {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"}
+    assert set(idata.children) == {"posterior", "sample_stats", "optimizer_stats", "log_likelihood", "observed_data",
+                                   "constant_data"}
     post = idata["posterior"]
     assert post["w_1"].dims == ("chain", "draw", "input", "hidden_1")
     assert post["w_3"].dims == ("chain", "draw", "hidden_2", "output")
     assert post.sizes["draw"] == 200 and post.sizes["chain"] == 1
     assert set(post.data_vars) == {"w_1", "w_2", "w_3"}
-    assert idata["sample_stats"]["elbo"].dims == ("step",)
+    assert idata["optimizer_stats"]["elbo"].dims == ("step",)
     assert idata["observed_data"]["y"].dims == ("obs",)
     assert idata["constant_data"]["X"].dims == ("obs", "input")
     assert idata["observed_data"].sizes["obs"] == len(small_moons.y_train)
@@ -90,7 +91,7 @@ def test_more_mc_samples_give_a_less_noisy_elbo(small_moons, engine):
     for n in (1, 8):
         fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=1500, mc_samples=n, draws=10, seed=0,
                        engine=engine, progressbar=False)
-        noise[n] = float(np.std(fit.idata["sample_stats"]["elbo"].values[-500:]))
+        noise[n] = float(np.std(fit.idata["optimizer_stats"]["elbo"].values[-500:]))
     assert noise[8] < 0.6 * noise[1], noise  # an average of 8 draws: sd / sqrt(8) where q has settled
     with pytest.raises(ValueError, match=re.escape("mc_samples: expected a positive integer, got 0")):
         pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=10, mc_samples=0, progressbar=False)
@@ -129,7 +130,7 @@ def test_same_seed_same_numbers_nuts(small_moons):
 def test_pymc_and_jax_engines_optimize_the_same_elbo(moons):
     X_tr, X_te, y_tr, y_te = moons
     fits = {e: pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, engine=e, seed=0, **ADVI) for e in ("pymc", "jax")}
-    final = {e: float(f.idata["sample_stats"]["elbo"][-2000:].mean()) for e, f in fits.items()}
+    final = {e: float(f.idata["optimizer_stats"]["elbo"][-2000:].mean()) for e, f in fits.items()}
     assert abs(final["pymc"] - final["jax"]) < 5.0, final  # measured: -116.2 (pymc), -115.5 (jax)
     assert fits["pymc"].predict(X_te).accuracy(y_te) >= 0.95
     assert fits["pymc"].idata["posterior"]["w_1"].shape == (1, ADVI["draws"], 2, 5)

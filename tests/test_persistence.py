@@ -20,7 +20,7 @@ def test_save_load_predict_identical(quick_fit, small_moons, tmp_path):
     assert loaded.method == "advi"
     assert loaded.idata.attrs["pbnn_seed"] == quick_fit.idata.attrs["pbnn_seed"]
     np.testing.assert_array_equal(loaded.predict(X_te)["predictions"]["p"].values, quick_fit.predict(X_te)["predictions"]["p"].values)
-    np.testing.assert_array_equal(loaded.idata["sample_stats"]["elbo"].values, quick_fit.idata["sample_stats"]["elbo"].values)
+    np.testing.assert_array_equal(loaded.idata["optimizer_stats"]["elbo"].values, quick_fit.idata["optimizer_stats"]["elbo"].values)
 
 
 def test_crash_during_save_keeps_the_previous_run(quick_fit, small_moons, tmp_path, monkeypatch):

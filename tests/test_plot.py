@@ -58,7 +58,7 @@ def test_uncertainty_map_with_an_epistemic_panel(quick_fit, small_moons, tmp_pat
 def test_elbo_trace(quick_fit, tmp_path):
     fig = plot.elbo_trace(quick_fit, path=tmp_path / "elbo.png")
     assert_png(fig, tmp_path / "elbo.png", 2)
-    n_steps = quick_fit.idata["sample_stats"].sizes["step"]
+    n_steps = quick_fit.idata["optimizer_stats"].sizes["step"]
     assert len(fig.axes[0].lines[0].get_xdata()) == n_steps
     assert fig.axes[1].get_title() == f"last {4 * n_steps // 10} steps: the windows pbnn.diagnose compares"
 

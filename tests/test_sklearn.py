@@ -91,7 +91,7 @@ def test_grid_search_over_fit_options():
     X, y = load_iris(return_X_y=True)
     grid = GridSearchCV(BNNClassifier(draws=20), {"steps": [10, 1000]}, cv=2).fit(StandardScaler().fit_transform(X), y)
     assert grid.best_params_ == {"steps": 1000}
-    assert grid.best_estimator_.pbnn_fit_.idata["sample_stats"]["elbo"].size == 1000
+    assert grid.best_estimator_.pbnn_fit_.idata["optimizer_stats"]["elbo"].size == 1000
 
 
 def test_params_are_stored_unchanged_and_cloned():

@@ -158,9 +158,13 @@ def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_si
 def _draws(model, result, draws, sample_seed, fault=None, message="") -> EngineResult:
     from pbnn.inference import draws_to_posterior
 
-    samples = result.sample(draws, seed=sample_seed)
-    posterior = draws_to_posterior(model, {k: v[None] for k, v in samples.items()})
-    return EngineResult(posterior, _elbo_stats(np.asarray(result.elbo, dtype=np.float64)), fault, message)
+    flat = result.sample_unconstrained(draws, seed=sample_seed)
+    posterior = draws_to_posterior(model, {k: v[None] for k, v in result.constrain(flat).items()})
+    # log q of each draw on the unconstrained space: the VI check's importance ratios (pbnn.elpd.vi_khat)
+    log_q = xr.Dataset({"log_q": (("chain", "draw"), result.log_density(flat)[None])},
+                       coords={"chain": [0], "draw": np.arange(draws)})
+    stats = xr.merge([_elbo_stats(np.asarray(result.elbo, dtype=np.float64)), log_q])
+    return EngineResult(posterior, stats, fault, message)
 
 
 def divergence_message(step: int | None, steps: int, learning_rate: float, init_scale: float | None) -> str:

@@ -175,29 +175,37 @@ def _warn_sampler_faults(fitted: Fit, options: Options) -> None:
                       "table)", UserWarning, stacklevel=3)
 
 
-def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: str, options: Options, seed: int,
-              start: float, posterior: xr.Dataset, sample_stats: xr.Dataset, data_attrs: dict[str, str]) -> Fit:
-    """Stamp the engine's posterior and sample stats with pbnn's attributes and data into a Fit."""
+def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: str, options: Options | None,
+              seed: int | None, start: float, posterior: xr.Dataset, sample_stats: xr.Dataset,
+              data_attrs: dict[str, str], *, scaling: TargetScaling | None = None) -> Fit:
+    """Stamp the engine's posterior and sample stats with pbnn's attributes and data into a Fit.
+
+    ``scaling``: the target scaling of the fit (default: standardized ``y`` where the likelihood standardizes,
+    as :func:`fit` does); ``options`` and ``seed`` None for draws that pbnn did not make (:meth:`Fit.from_pymc`)."""
     seconds = time.perf_counter() - start
     posterior = _with_parameter_deterministics(model, posterior)
 
     attrs = {
         "pbnn_version": _version(),
         "pbnn_method": method,
-        "pbnn_options": json.dumps(_jsonable(options.to_dict()), sort_keys=True),
-        "pbnn_seed": int(seed),
+        "pbnn_options": json.dumps(_jsonable(options.to_dict()) if options is not None else {}, sort_keys=True),
         "pbnn_spec": spec.to_toml(),
         "pbnn_input_shape": json.dumps(list(X.shape[1:])),
         "pbnn_fit_seconds": float(seconds),
         **data_attrs,  # feature scaling and class names (pbnn.scaling, pbnn.labels)
     }
+    if seed is not None:
+        attrs["pbnn_seed"] = int(seed)
     if spec.likelihood_.standardize_targets:  # y was standardized for the fit; predictions undo it (pbnn.scaling)
-        attrs.update(TargetScaling.from_targets(y).to_attrs())
+        attrs.update((scaling or TargetScaling.from_targets(y)).to_attrs())
     obs = {"obs": np.arange(len(y))}
     input_dims = [model.named_vars_to_dims["X"][k] for k in range(X.ndim)]
+    per_draw, per_step = split_stats(sample_stats)
+    if not get_method(method).capabilities.chains:
+        posterior.attrs["pbnn_draws"] = INDEPENDENT_DRAWS
     groups = {
         "posterior": posterior,
-        "sample_stats": sample_stats,
+        "sample_stats": per_draw,
         "observed_data": xr.Dataset({"y": ("obs", y)}, coords=obs),
         "constant_data": xr.Dataset({"X": (input_dims, X)}, coords=obs),
     }
@@ -209,11 +217,26 @@ def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: 
     else:
         attrs["pbnn_log_likelihood"] = (f"not stored: over {LOG_LIKELIHOOD_MAX_VALUES} values (draws x points); "
                                         "fit.predict(X, y) computes it")
+    if per_step.data_vars:
+        groups["optimizer_stats"] = per_step
     for ds in groups.values():
         ds.attrs.update({k: attrs[k] for k in ("pbnn_version", "pbnn_method")})
     idata = xr.DataTree.from_dict(groups)
     idata.attrs.update(attrs)
     return Fit(spec, idata)
+
+
+#: What ``posterior.attrs["pbnn_draws"]`` says of the draws of a method without Markov chains.
+INDEPENDENT_DRAWS = ("independent draws of an approximation, not a Markov chain: chain 0 holds them all (ArviZ's "
+                     "layout), so r_hat does not apply and ESS is the number of draws")
+
+
+def split_stats(stats: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """An engine's statistics as (per draw, dims ``chain, draw``: ``sample_stats``; per optimisation step, dim
+    ``step``: ``optimizer_stats``, such as the ELBO history), so that ArviZ finds only per-draw statistics in
+    ``sample_stats``."""
+    per_step = [name for name, var in stats.data_vars.items() if "step" in var.dims]
+    return stats.drop_vars(per_step + (["step"] if "step" in stats.coords else [])), stats[per_step]
 
 
 #: The training log-likelihood is stored when it has at most this many values (draws x points; 2**24 doubles are

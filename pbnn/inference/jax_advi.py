@@ -150,6 +150,18 @@ class ADVIResult:
         eps = np.random.default_rng(seed).standard_normal((draws, self.mean.size))
         return self.mean + (eps @ self.scale.T if self.fullrank else eps * self.scale)
 
+    def log_density(self, flat: np.ndarray) -> np.ndarray:
+        """``log q`` of unconstrained draws ``(n, D)`` under the fitted Gaussian, ``(n,)``."""
+        from scipy.linalg import solve_triangular
+
+        centred = np.atleast_2d(flat) - self.mean
+        if self.fullrank:
+            white = solve_triangular(self.scale, centred.T, lower=True).T
+            log_det = np.sum(np.log(np.abs(np.diag(self.scale))))
+        else:
+            white, log_det = centred / self.scale, np.sum(np.log(self.scale))
+        return -0.5 * np.sum(white**2, axis=1) - log_det - 0.5 * self.mean.size * math.log(2 * math.pi)
+
     def constrain(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """Map unconstrained draws ``(n, D)`` to the free RVs' values (PyMC's backward transforms)."""
         if self._fns is None:
