@@ -116,6 +116,24 @@ NOTEBOOKS["01_moons_advi_vs_nuts"] = [
     pbnn.plot.elbo_trace(cmp.results["advi"].fit)
     """),
     md("""
+    ## PSIS-LOO and the VI check, the ArviZ way
+
+    Every fit carries a pointwise `log_likelihood` group, so ArviZ compares them as they come: `az.compare`
+    ranks the methods by their PSIS-LOO estimate of the expected log predictive density on the training data
+    (`elpd`, higher is better, with its standard error). `pbnn.elpd.vi_khat` is Yao et al.'s (2018) check of a
+    variational fit: the Pareto k-hat of the importance ratios p(theta, y) / q(theta) over its draws; above
+    0.7, q is too far from the posterior for importance sampling to repair (the compare table's `vi_khat`).
+    """),
+    code("""
+    import arviz_plots as azp
+    import arviz_stats as azs
+
+    loo_table = azs.compare({name: r.fit.idata for name, r in cmp.results.items()})
+    azp.plot_compare(loo_table)
+    print(f"ADVI's k-hat: {pbnn.elpd.vi_khat(cmp.results['advi'].fit):.2f}")
+    loo_table
+    """),
+    md("""
     `cmp.save("runs/moons")` writes every fit (NetCDF), `table.csv`, `report.md` and these figures; the
     command line does the same: `pbnn compare models/two_layer_tanh.toml --data moons --methods advi,nuts`.
     """),

@@ -6,7 +6,9 @@ measures, per method: the test score (accuracy or RMSE), held-out log predictive
 convergence verdict of :func:`pbnn.diagnose` (function-space r_hat and ESS/s for samplers, the ELBO
 for VI) and divergences; across methods, how far each method's predictive mean is from the
 reference's (NUTS when it is among the methods) and where its predictive spread is smaller than the
-reference's (where ADVI under-covers).
+reference's (where ADVI under-covers); on the training data, PSIS-LOO (``elpd_loo`` +- se, ``p_loo``, the share of
+Pareto k above 0.7) with ArviZ's ranking (``az.compare``) and, for variational fits, the k-hat of their
+importance ratios p/q (:func:`pbnn.elpd.vi_khat`).
 
 >>> import pbnn
 >>> ds = pbnn.datasets.moons(n_samples=200)
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import arviz_stats as azs
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -63,6 +66,7 @@ class MethodResult:
     diagnosis: Diagnosis
     ood_auroc: float | None = None
     spread: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    loo: Any = None  # arviz_stats' ELPDData of the training data (pointwise), None without log_likelihood
 
 
 @dataclass
@@ -73,6 +77,8 @@ class Comparison:
     data: D.Dataset
     results: dict[str, MethodResult]
     seed: int
+    #: ``az.compare`` of the methods with a log_likelihood (pandas DataFrame indexed by method), or None.
+    loo_table: Any = None
 
     @property
     def task(self) -> str:
@@ -107,6 +113,7 @@ class Comparison:
         stats = r.fit.idata["sample_stats"] if "sample_stats" in r.fit.idata.children else {}
         row["divergences"] = int(stats["diverging"].sum()) if "diverging" in stats else None
         row["converged"] = r.diagnosis.ok
+        row |= _loo_columns(r, self.loo_table)
         ref = self.reference
         if ref is not None and r.method != ref:
             refr = self.results[ref]
@@ -149,6 +156,10 @@ class Comparison:
                + ("std of the probabilities over draws" if self.task == "classification" else "total std")
                + f") to {self.reference}'s; `under_covered_frac`: fraction of test points where it is below "
                f"{UNDER_COVER_RATIO:g}x {self.reference}'s." if self.reference else "no reference method (add nuts)."),
+            f"`elpd_loo` +- `elpd_loo_se`, `p_loo`: PSIS-LOO on the training data (ArviZ; `loo_rank` 0 is best); "
+            f"`k_bad_frac`: share of training points with Pareto k > {K_BAD:g} (their LOO is unreliable); `vi_khat`: "
+            "Pareto k-hat of the importance ratios p/q over a variational fit's draws (Yao et al. 2018; below 0.7 "
+            "the approximation is usable, above it its spread and LOO are not the posterior's).",
             "",
             "## Convergence",
             "",
@@ -341,10 +352,29 @@ def compare(
             method, fitted, pred, fit_seconds, predict_seconds, scores(pred, data.y_test), diagnose(fitted),
             auroc, _spread(pred),
         )
-    comparison = Comparison(spec, data, results, seed)
+    with_loo = {m: r.fit.idata for m, r in results.items() if "log_likelihood" in r.fit.idata.children}
+    for method in with_loo:
+        results[method].loo = azs.loo(with_loo[method], pointwise=True)
+    loo_table = azs.compare(with_loo) if len(with_loo) > 1 else None
+    comparison = Comparison(spec, data, results, seed, loo_table)
     if out is not None:
         comparison.save(out)
     return comparison
+
+
+#: Pareto k above which a point's PSIS-LOO estimate is unreliable (Vehtari et al. 2024).
+K_BAD = 0.7
+
+
+def _loo_columns(r: MethodResult, loo_table: Any) -> dict[str, Any]:
+    """PSIS-LOO numbers of one method (None where they do not apply) and its variational k-hat."""
+    khat = next((c.value for c in r.diagnosis.checks if c.name == "Pareto k-hat of p/q"), None)
+    if r.loo is None:
+        return {"elpd_loo": None, "elpd_loo_se": None, "p_loo": None, "k_bad_frac": None, "loo_rank": None,
+                "vi_khat": khat}
+    rank = int(loo_table.loc[r.method, "rank"]) if loo_table is not None else 0
+    return {"elpd_loo": float(r.loo.elpd), "elpd_loo_se": float(r.loo.se), "p_loo": float(r.loo.p),
+            "k_bad_frac": float(np.mean(r.loo.pareto_k.values > K_BAD)), "loo_rank": rank, "vi_khat": khat}
 
 
 def _mean(pred: Predictions) -> np.ndarray:
