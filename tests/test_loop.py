@@ -92,13 +92,13 @@ def test_a_users_optax_optimizer_replaces_adam(small_moons, method):
     if method != "map":
         options["draws"] = 5
     stat = {"map": "lp", "mc_dropout": "loss"}.get(method, "elbo")
-    adam = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, learning_rate=0.01, **options).idata["sample_stats"][stat].values
+    adam = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, learning_rate=0.01, **options).idata["optimizer_stats"][stat].values
     # the optimizer overrides learning_rate: with lr=10 alone these runs end far worse (see above)
     same = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, optimizer=optax.adam(0.01), learning_rate=10.0,
-                    **options).idata["sample_stats"][stat].values
+                    **options).idata["optimizer_stats"][stat].values
     np.testing.assert_allclose(same, adam, rtol=1e-9)
     sgd = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, optimizer=optax.sgd(1e-4), **options)
-    assert not np.allclose(sgd.idata["sample_stats"][stat].values, adam)
+    assert not np.allclose(sgd.idata["optimizer_stats"][stat].values, adam)
     with pytest.raises(TypeError, match=re.escape("optimizer: expected an optax.GradientTransformation")):
         pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, optimizer="adam", **options)
 
@@ -111,7 +111,7 @@ def test_a_diverging_map_raises_with_the_last_finite_fit():
     with pytest.raises(DivergenceError, match=r"MAP diverged: .* at step \d+ of 3000\. Try a lower learning_rate "
                                               r"\(now 1000000.0\)") as info:
         pbnn.fit(spec, X, y, method="map", steps=3000, learning_rate=1e6, seed=0, progressbar=False)
-    lp = info.value.fit.idata["sample_stats"]["lp"].values
+    lp = info.value.fit.idata["optimizer_stats"]["lp"].values
     assert not np.isfinite(lp[-1]) and np.isfinite(lp[:-1]).all()
     assert np.isfinite(info.value.fit.posterior["w_1"].values).all()
 
@@ -135,7 +135,7 @@ def test_ctrl_c_returns_the_map_fit_so_far(small_moons, monkeypatch):
     monkeypatch.setattr(progress, "progress_bar", StopAt)
     with pytest.warns(UserWarning, match=re.escape("MAP interrupted after 1000 of 3000 steps")):
         fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, method="map", steps=3000, seed=0)
-    assert fit.idata["sample_stats"]["lp"].shape == (1000,)
+    assert fit.idata["optimizer_stats"]["lp"].shape == (1000,)
 
 
 def test_the_progress_bar_ends_with_the_elapsed_time():

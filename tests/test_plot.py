@@ -76,9 +76,9 @@ def test_reliability_diagram(test_pred, small_moons, tmp_path):
 
 def test_elbo_trace_shows_a_start_decades_below_the_end(quick_fit):
     idata = quick_fit.idata.copy()
-    steps = np.arange(idata["sample_stats"].sizes["step"])
+    steps = np.arange(idata["optimizer_stats"].sizes["step"])
     elbo = -100.0 - 1e5 * np.exp(-steps / 50) + np.random.default_rng(0).normal(0, 2, steps.size)
-    idata["sample_stats"] = idata["sample_stats"].to_dataset().assign(elbo=("step", elbo))
+    idata["optimizer_stats"] = idata["optimizer_stats"].to_dataset().assign(elbo=("step", elbo))
     fig = plot.elbo_trace(pbnn.results.Fit(quick_fit.spec, idata))
     whole = fig.axes[0]
     smooth = whole.lines[1].get_ydata()
@@ -154,7 +154,7 @@ def test_compare_elbo_shows_every_curve_whole(comparison, tmp_path):
     assert_png(fig, tmp_path / "elbo.png", 2)
     whole, late = fig.axes
     assert [line.get_label() for line in late.lines] == ["advi"]  # MAP has no ELBO
-    elbo = comparison.results["advi"].fit.idata["sample_stats"]["elbo"].values
+    elbo = comparison.results["advi"].fit.idata["optimizer_stats"]["elbo"].values
     span = len(elbo) // 100
     smooth = np.convolve(elbo, np.ones(span) / span, mode="valid")
     np.testing.assert_allclose(whole.lines[0].get_ydata(), smooth)

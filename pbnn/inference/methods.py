@@ -261,7 +261,7 @@ class Capabilities:
     """What a method's draws and statistics mean.
 
     ``chains``: draws form Markov chains (r_hat and ESS apply); ``point``: one draw, no epistemic spread;
-    ``objective``: the per-step statistic in ``sample_stats`` (``"elbo"``, ``"lp"``, ``"loss"``) or None;
+    ``objective``: the per-step statistic in ``optimizer_stats`` (``"elbo"``, ``"lp"``, ``"loss"``) or None;
     ``minibatch``: takes ``batch_size``; ``reference``: the gold standard other methods are compared with;
     ``extra``: the pbnn extra whose packages it needs, if any.
     """
