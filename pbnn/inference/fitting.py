@@ -252,6 +252,8 @@ def training_log_likelihood(spec: BNN, posterior: xr.Dataset, X: np.ndarray, y: 
 
     if posterior.sizes["chain"] * posterior.sizes["draw"] * len(y) > LOG_LIKELIHOOD_MAX_VALUES:
         return None
+    if spec.task == "classification":  # y holds the codes 0..K-1; predict takes the fit's class names
+        y = ClassLabels.from_attrs(attrs, 2 if spec.output_units == 1 else spec.output_units).decode(y)
     return predict(spec, posterior, X, y, attrs=attrs)["log_likelihood"].to_dataset()
 
 
