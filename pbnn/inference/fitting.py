@@ -109,14 +109,10 @@ def fit(
 
     try:
         result = engine(spec, model, X_fit, y_fit, seed=int(seed), progressbar=progressbar, **resolved.to_dict())
-    except FitError as err:
-        if hasattr(err, "engine_result"):  # the draws fitted before the failure
-            err.fit = make_fit(EngineResult(*err.engine_result))
+    except FitError:  # pbnn's own (a RuntimeError): pass it on as it is
         raise
     except (RuntimeError, ArithmeticError) as err:  # the sampler's own failure: its message, not its internals
         raise FitError(f"method {method!r} failed: {type(err).__name__}: {err}") from None
-    if not isinstance(result, EngineResult):
-        result = EngineResult(*result)
     fitted = make_fit(result)
     if entry.capabilities.chains:
         _warn_sampler_faults(fitted, resolved)
