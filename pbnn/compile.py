@@ -33,7 +33,7 @@ from pytensor.graph.traversal import ancestors
 from pytensor.tensor.variable import TensorVariable
 
 from pbnn import priors as P
-from pbnn.network import ACTIVATIONS, Parameter, forward, input_dims, layer_dims, parameters, prior_of
+from pbnn.network import ACTIVATIONS, Parameter, forward, input_dims, layer_dims, lean_graphs, parameters, prior_of
 from pbnn.spec import BNN
 from pbnn.validation import check_data
 
@@ -54,6 +54,7 @@ SCALE_INIT = 2.0
 FAN_IN_INIT: float | None = 2.0
 
 
+@lean_graphs
 def build_model(spec: BNN, X: np.ndarray, y: np.ndarray, *, batch_size: int | None = None,
                 initial_values: bool = True, check_input: bool = True) -> pm.Model:
     """Compile ``spec`` into a :class:`pymc.Model` on data ``X`` (N, ...) and targets ``y`` (N,).

@@ -25,6 +25,7 @@ Naming, for a spec whose layer number ``i`` (1-based, counting every layer) hold
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from functools import singledispatch
 from typing import Any
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
@@ -89,6 +91,21 @@ class LayerDims:
     output: tuple[str, ...]
     params: dict[str, tuple[str, ...]]
     fan_in: int = 0
+
+
+def lean_graphs[**A, R](fn: Callable[A, R]) -> Callable[A, R]:
+    """Run ``fn`` with PyTensor's per-variable creation traceback off (``traceback__limit=0``).
+
+    PyTensor walks the Python stack for every variable it creates; for pbnn's internal graphs (models, log
+    densities, predictors) nobody reads those traces, and they cost a third of the graph work: building the
+    conv zoo model's log density takes 2.35 s instead of 3.5 s."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: A.args, **kwargs: A.kwargs) -> R:
+        with pytensor.config.change_flags(traceback__limit=0):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def parameters(spec: BNN, input_shape: tuple[int, ...]) -> tuple[Parameter, ...]:
@@ -254,6 +271,7 @@ def symbolic_inputs(spec: BNN, input_shape: tuple[int, ...]
     return x, {p.name: pt.tensor(p.name, shape=p.shape, dtype="float64") for p in params}
 
 
+@lean_graphs
 def jax_forward(spec: BNN, input_shape: tuple[int, ...]) -> Callable[[Any, Mapping[str, Any]], Any]:
     """:func:`forward` as a JAX function ``f(x, values) -> (N, units)``, ``values`` a dict of arrays by name.
 

@@ -29,6 +29,7 @@ from pytensor.graph.replace import graph_replace, vectorize_graph
 
 from pbnn.devices import check_device, on_device
 from pbnn.labels import ClassLabels
+from pbnn.network import lean_graphs
 from pbnn.scaling import FeatureScaling, TargetScaling
 from pbnn.spec import BNN
 from pbnn.uncertainty import accuracy_coverage, reject, scores, uncertainty
@@ -58,6 +59,7 @@ class Predictor:
     (standardized targets for regression, see :func:`predict`).
     """
 
+    @lean_graphs
     def __init__(self, spec: BNN, input_shape: tuple[int, ...], backend: str = "jax", targets: bool = False) -> None:
         import pymc as pm
 
@@ -90,6 +92,7 @@ class Predictor:
             self._fns[key] = self._compile_jax() if self.backend == "jax" else self._compile_pytensor()
         return self._fns[key]
 
+    @lean_graphs
     def _compile_jax(self):
         import jax
         from pymc.sampling.jax import get_jaxified_graph
@@ -99,6 +102,7 @@ class Predictor:
         return jax.jit(lambda *args: jax.lax.map(lambda draw: tuple(one_draw(*args[:len(data)], *draw)),
                                                  args[len(data):]))
 
+    @lean_graphs
     def _compile_pytensor(self):
         from pymc.pytensorf import resolve_backend_compile_kwargs
 

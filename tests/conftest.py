@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +14,14 @@ import pytest
 
 matplotlib.use("Agg")
 os.environ.setdefault("PBNN_QUICK", "1")
+# One XLA compilation cache for the whole run, shared by the xdist workers, the CLI subprocesses and the notebook
+# kernels (they inherit the environment; jax reads it on import). Each fit builds its jitted functions anew, so
+# without it every fit recompiles the same programs: a 200-step moons fit takes 3.9 s, 0.9 s with it, same numbers.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="pbnn-tests-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
 import pbnn  # noqa: E402
 from pbnn import datasets  # noqa: E402

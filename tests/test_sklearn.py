@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import jax
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -20,18 +19,6 @@ from pbnn.sklearn import BNNClassifier, BNNRegressor
 
 #: Tiny fits: the conformance suite fits each estimator about a hundred times.
 TINY = {"steps": 200, "draws": 20}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def jax_compilation_cache(tmp_path_factory):
-    """Reuse XLA compilations across fits of the same structure (4x faster fits here; same numbers)."""
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-    previous = {name: getattr(jax.config, name) for name in names}
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("jax_cache")))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield
-    for name, value in previous.items():
-        jax.config.update(name, value)
 
 
 @parametrize_with_checks([BNNClassifier(**TINY), BNNRegressor(**TINY)])

@@ -37,6 +37,8 @@ from pymc.sampling.jax import get_jaxified_graph
 from pytensor.compile import SharedVariable
 from pytensor.graph.replace import graph_replace
 
+from pbnn.network import lean_graphs
+
 # PyMC graphs are float64; without x64 JAX would silently downcast to float32.
 jax.config.update("jax_enable_x64", True)
 
@@ -201,6 +203,7 @@ def _data_vars(model: pm.Model, data_names: tuple[str, ...]) -> list[SharedVaria
     return out
 
 
+@lean_graphs
 def _build(model: pm.Model, data_names: tuple[str, ...], *, jacobian: bool) -> LogDensity:
     t0 = time.perf_counter()
     from pymc.variational.minibatch_rv import MinibatchRandomVariable
