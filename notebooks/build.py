@@ -18,7 +18,6 @@ SETUP = """\
 import os
 
 QUICK = os.environ.get("PBNN_QUICK", "0") == "1"  # quick mode: few steps and draws (CI); full mode: the real sizes
-%matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -59,7 +58,7 @@ NOTEBOOKS["01_moons_advi_vs_nuts"] = [
     ds = pbnn.datasets.moons()
     spec = pbnn.zoo.two_layer_tanh()
     print(ds)
-    spec
+    print(spec.summary(ds.X_train.shape[1:]))
     """),
     md("""
     `pbnn.compare` fits every method on the same split with the same seed, predicts the test set and
@@ -446,25 +445,20 @@ NOTEBOOKS["05_regression"] = [
     cmp
     """),
     md("""
-    The predictive mean with two bands: the epistemic std (dark) and the total std (light,
-    `sqrt(epistemic**2 + aleatoric**2)`). The training data lie between the dotted lines.
+    `pbnn.plot.regression_band` draws the predictive mean with two central 90% bands: that of the
+    network's mean over posterior draws (epistemic, dark) and that of the predictive distribution, noise
+    included (total, light). The training data lie between the dotted lines.
     """),
     code("""
     x = ds.X_test[:, 0]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
-    for ax, (method, r) in zip(axes, cmp.results.items()):
-        u = pbnn.uncertainty(r.pred)
-        mean, epi, tot = u["mean"].values, u["epistemic_std"].values, u["total_std"].values
-        ax.fill_between(x, mean - 2 * tot, mean + 2 * tot, color="C0", alpha=0.2, label="± 2 total std")
-        ax.fill_between(x, mean - 2 * epi, mean + 2 * epi, color="C0", alpha=0.5, label="± 2 epistemic std")
-        ax.plot(x, mean, color="C0", label="predictive mean")
+    fig = pbnn.plot.regression_band({m: r.fit for m, r in cmp.results.items()}, ds.X_train, ds.y_train, grid=x)
+    for ax in fig.axes:
         ax.plot(x, 10 * np.sin(2 * np.pi * x), "k--", lw=1, label="10 sin(2 pi x)")
-        ax.scatter(ds.X_train[:, 0], ds.y_train, s=12, color="k", zorder=3, label="training data")
         for edge in (-0.5, 0.5):
             ax.axvline(edge, color="0.5", ls=":")
-        ax.set(title=method, xlabel="x", ylim=(-40, 40))
-    axes[0].set_ylabel("y")
-    axes[0].legend(loc="lower left", fontsize="small");
+        ax.set_ylim(-40, 40)
+    fig.axes[0].legend(loc="lower left", fontsize="small")
+    fig
     """),
     md("""
     The epistemic std should be small inside the training range and grow outside it; MAP has none at all:
@@ -503,13 +497,15 @@ NOTEBOOKS["05_regression"] = [
         print(f"x = {xi:+.1f}: aleatoric std {float(u['aleatoric_std'][k]):.2f} (true {true_sd(xi):.2f}), "
               f"epistemic std {float(u['epistemic_std'][k]):.2f}")
     """),
+    md("""
+    The same plot on the standardized inputs the network saw: the total band widens with the noise, the
+    epistemic band stays narrow inside the training range.
+    """),
     code("""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.scatter(x_tr, y_tr, s=8, color="k", label="training data")
-    ax.plot(grid, u["mean"], color="C1", label="predictive mean")
-    ax.fill_between(grid, u["lower"], u["upper"], color="C1", alpha=0.3, label="central 90% interval")
-    ax.set(xlabel="x", ylabel="y", title="heteroscedastic regression: the interval widens with the noise")
-    ax.legend(loc="lower left");
+    fig = pbnn.plot.regression_band(het, (x_tr - loc) / scale, y_tr, grid=(grid - loc) / scale,
+                                    title="heteroscedastic regression: the interval widens with the noise")
+    fig.axes[0].set_xlabel("standardized x: (x - mean) / sd")
+    fig
     """),
 ]
 

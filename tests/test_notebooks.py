@@ -117,3 +117,21 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
         assert _number(r"map: epistemic std inside \S+, outside (\S+);", out) == 0.0
         assert _number(r"x = \+0\.4: aleatoric std (\S+)", out) > _number(r"x = -0\.4: aleatoric std (\S+)", out)
         assert images >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("notebooks")
+def test_a_returned_figure_displays_without_the_inline_backend(tmp_path, monkeypatch):
+    # a figure returned by a cell shows as a PNG under any backend, with no `%matplotlib inline`
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import pbnn\n"
+        "ds = pbnn.datasets.moons(n_samples=100)\n"
+        "fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), ds.X_train, ds.y_train, steps=200, draws=20, progressbar=False)\n"
+        "pbnn.plot.elbo_trace(fit)"
+    ), nbformat.v4.new_code_cell("import matplotlib; print('backend:', matplotlib.get_backend())")])
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    (result,) = [out for out in nb.cells[0].outputs if out.output_type == "execute_result"]
+    assert "image/png" in result.data and result.data["text/plain"].startswith("<InlineFigure size")
+    assert nb.cells[1].outputs[0].text.strip() == "backend: agg"
