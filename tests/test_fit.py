@@ -147,3 +147,29 @@ def test_every_nuts_sampler_returns_the_same_layout(small_moons, sampler):
     assert (post.sizes["chain"], post.sizes["draw"]) == (1, 100)
     assert fit.idata.attrs["pbnn_method"] == "nuts"
     assert fit.predict(X_te).accuracy(y_te) >= 0.85
+
+
+@pytest.mark.parametrize("method", ["advi", "map", "mc_dropout"])
+def test_a_refit_of_the_same_structure_reuses_the_model_and_gives_a_fresh_fits_numbers(small_moons, method):
+    from pbnn.inference import fitting
+
+    X_tr, X_te, y_tr, _ = small_moons
+    X_new, y_new = 3.0 * X_tr[::-1] + 1.0, 1 - y_tr  # the same shapes, other data (and feature scaling)
+    spec, options = pbnn.zoo.two_layer_tanh(), {"steps": 300, "seed": 4, "progressbar": False}
+    if method != "map":
+        options["draws"] = 20
+    fitting._models.clear()
+    pbnn.fit(spec, X_tr, y_tr, method, **options)
+    (kept,) = fitting._models.values()
+    reused = pbnn.fit(spec, X_new, y_new, method, **options)
+    assert list(fitting._models.values()) == [kept]  # taken out for the fit, then put back
+    fitting._models.clear()
+    fresh = pbnn.fit(spec, X_new, y_new, method, **options)
+    assert list(fitting._models.values()) != [kept]
+    for name in ("w_1", "w_3"):
+        np.testing.assert_array_equal(reused.posterior[name].values, fresh.posterior[name].values)
+    np.testing.assert_array_equal(reused.predict(X_te).draws("p"), fresh.predict(X_te).draws("p"))
+    np.testing.assert_array_equal(reused.idata["constant_data"]["X"].values, X_new)
+    if method != "map":
+        np.testing.assert_array_equal(reused.idata["log_likelihood"]["y"].values,
+                                      fresh.idata["log_likelihood"]["y"].values)

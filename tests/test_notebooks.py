@@ -119,19 +119,42 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
         assert images >= 2
 
 
+#: A user's first cells: three optimisers with their progress bars on, then a figure returned by the cell.
+FIRST_CELLS = [
+    "import pbnn\n"
+    "ds = pbnn.datasets.moons(n_samples=100)\n"
+    "spec = pbnn.zoo.two_layer_tanh()\n"
+    "fits = {m: pbnn.fit(spec, ds.X_train, ds.y_train, method=m, steps=200, draws=20, seed=0)\n"
+    "        for m in ('advi', 'map', 'mc_dropout')}",
+    "pbnn.plot.elbo_trace(fits['advi'])",
+    "import matplotlib; print('backend:', matplotlib.get_backend())",
+]
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("notebooks")
-def test_a_returned_figure_displays_without_the_inline_backend(tmp_path, monkeypatch):
-    # a figure returned by a cell shows as a PNG under any backend, with no `%matplotlib inline`
-    monkeypatch.setenv("MPLBACKEND", "agg")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import pbnn\n"
-        "ds = pbnn.datasets.moons(n_samples=100)\n"
-        "fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), ds.X_train, ds.y_train, steps=200, draws=20, progressbar=False)\n"
-        "pbnn.plot.elbo_trace(fit)"
-    ), nbformat.v4.new_code_cell("import matplotlib; print('backend:', matplotlib.get_backend())")])
+@pytest.mark.parametrize("widgets", [True, False], ids=["ipywidgets", "no-ipywidgets"])
+def test_progress_bars_warn_of_nothing_and_a_returned_figure_is_a_png(widgets, tmp_path, monkeypatch):
+    if widgets:
+        pytest.importorskip("ipywidgets")
+    monkeypatch.setenv("MPLBACKEND", "agg")  # no `%matplotlib inline`: the figure shows as a PNG all the same
+    cells = list(FIRST_CELLS)
+    if not widgets:  # the plain text bar of a Jupyter without ipywidgets
+        cells[0] = "import pbnn.inference.progress as progress\nprogress._has_ipywidgets = lambda: False\n" + cells[0]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
-    (result,) = [out for out in nb.cells[0].outputs if out.output_type == "execute_result"]
+    fit_cell, figure_cell, backend_cell = nb.cells
+    stderr = "".join(o.text for o in fit_cell.outputs if o.output_type == "stream" and o.name == "stderr")
+    assert not stderr, stderr  # rich's `install "ipywidgets" for Jupyter support`, tqdm's "IProgress not found" ...
+    if widgets:
+        views = [o for o in fit_cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        assert len(views) == 3  # one bar per fit
+    else:
+        stdout = "".join(o.text for o in fit_cell.outputs if o.output_type == "stream")
+        lines = [line.split("\r")[-1] for line in stdout.strip("\n").split("\n")]  # each bar's last state
+        assert [line.split(" [")[0] for line in lines] == ["ADVI", "MAP", "MC dropout"], stdout
+        assert all(" 200/200 " in line and line.endswith(" elapsed") for line in lines), stdout
+    (result,) = [o for o in figure_cell.outputs if o.output_type == "execute_result"]
     assert "image/png" in result.data and result.data["text/plain"].startswith("<InlineFigure size")
-    assert nb.cells[1].outputs[0].text.strip() == "backend: agg"
+    assert backend_cell.outputs[0].text.strip() == "backend: agg"

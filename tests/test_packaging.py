@@ -17,7 +17,7 @@ def _requirements(lines) -> dict[str, str]:
 def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = _requirements(project["dependencies"])
-    for extra in ("jax", "nutpie", "extras", "data", "test"):
+    for extra in ("jax", "nutpie", "extras", "data", "notebook", "test"):
         wanted |= _requirements(project["optional-dependencies"][extra])
     conda = _requirements(
         m.group(1) for line in (ROOT / "environment.yml").read_text().splitlines()

@@ -62,7 +62,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
     ``optimizer``: any optax transformation (minimising the training loss), instead of Adam at
     ``learning_rate``."""
     from pbnn.inference import draws_to_posterior, loop
-    from pbnn.inference.logdensity import initial_point, log_density, sample_batch
+    from pbnn.inference.logdensity import initial_point, log_density, model_cache, sample_batch, structure_key
     from pbnn.inference.progress import progress_bar
 
     for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
@@ -104,7 +104,9 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
     fit_seed, mask_seed = np.random.SeedSequence(seed).generate_state(2)
     with progress_bar(progressbar, steps, label="MC dropout", value_name="loss") as advance:
         out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
-                       seed=int(fit_seed), data=(X, y), callback=advance)
+                       seed=int(fit_seed), data=(X, y), callback=advance, cache=model_cache(model),
+                       cache_key=("mc_dropout", structure_key(model, ("X", "target")), dropout, input_dropout,
+                                  batch_size, n, rate or optimizer, steps))
     trained = dict(zip(fns.rv_names, fns.constrain_batch(np.asarray(out.params)[None]), strict=True))  # (1, *shape)
     masked_names = {param.name: param for param in masked.values()}
     rng = np.random.default_rng(mask_seed)

@@ -4,7 +4,9 @@ DataTree. The methods and their options are in :mod:`pbnn.inference.methods`."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,7 +102,11 @@ def fit(
     start = time.perf_counter()
     y_fit = TargetScaling.from_targets(y).standardize(y) if spec.likelihood_.standardize_targets else y
     X_fit = scaling.standardize(X)
-    model = build_model(spec, X_fit, y_fit, check_input=False)
+    reuse = entry.capabilities.reuses_model
+    if reuse:
+        model_key, model = _checkout_model(spec, X_fit, y_fit)
+    else:
+        model = build_model(spec, X_fit, y_fit, check_input=False)
     engine = entry.load()
 
     def make_fit(result: EngineResult) -> Fit:
@@ -114,6 +120,8 @@ def fit(
     except (RuntimeError, ArithmeticError) as err:  # the sampler's own failure: its message, not its internals
         raise FitError(f"method {method!r} failed: {type(err).__name__}: {err}") from None
     fitted = make_fit(result)
+    if reuse and result.fault is None:
+        _return_model(model_key, model)
     if entry.capabilities.chains:
         _warn_sampler_faults(fitted, resolved)
     if result.fault == "diverged":
@@ -125,6 +133,36 @@ def fit(
 
         warnings.warn(result.message, UserWarning, stacklevel=2)
     return fitted
+
+
+#: Models of recent fits, with the functions compiled for them (log densities, the optimisation loop), kept for the
+#: next fit of the same spec on data of the same shapes and dtypes (seeds, folds, grid searches): a second 200-step
+#: moons fit takes 0.3 s instead of 3 s. A fit takes its model out while it runs (concurrent fits never share one);
+#: models of data over :data:`MODEL_CACHE_MAX_BYTES` are not kept.
+MODEL_CACHE_SIZE = 4
+MODEL_CACHE_MAX_BYTES = 2**26
+_models: OrderedDict[tuple, pm.Model] = OrderedDict()
+_models_lock = threading.Lock()
+
+
+def _checkout_model(spec: BNN, X: np.ndarray, y: np.ndarray) -> tuple[tuple, pm.Model]:
+    """``(key, model)``: a kept model of this structure, now holding ``X``, ``y``, or a new one."""
+    key = (spec, X.shape, X.dtype.str, y.shape, y.dtype.str)
+    with _models_lock:
+        model = _models.pop(key, None)
+    if model is None:
+        return key, build_model(spec, X, y, check_input=False)
+    pm.set_data({"X": X, "target": y}, model=model)
+    return key, model
+
+
+def _return_model(key: tuple, model: pm.Model) -> None:
+    if sum(model[name].get_value(borrow=True).nbytes for name in ("X", "target")) > MODEL_CACHE_MAX_BYTES:
+        return
+    with _models_lock:
+        _models[key] = model
+        while len(_models) > MODEL_CACHE_SIZE:
+            _models.popitem(last=False)
 
 
 def _settings_for(spec: BNN, method: str, X: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     ``learning_rate``."""
     from pbnn.compile import prior_of
     from pbnn.inference import draws_to_posterior, loop
-    from pbnn.inference.logdensity import initial_point, log_density, sample_batch
+    from pbnn.inference.logdensity import initial_point, log_density, model_cache, sample_batch, structure_key
     from pbnn.inference.progress import progress_bar
 
     steps = check_positive_int("steps", steps)
@@ -65,9 +65,12 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     def loss(x, key, *data):
         return -fns.logp(x, data, sample_batch(key, data, batch_size), scale)
 
+    # the compiled loop is kept with the model: `optimizer` given, or the rate and steps that define Adam's
+    key = ("map", structure_key(model, ("X", "target")), batch_size, n, rate or optimizer, steps)
     with progress_bar(progressbar, steps, label="MAP", value_name="lp") as advance:
         out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
-                       seed=seed, data=(X, y), callback=lambda done, losses: advance(done, -losses))
+                       seed=seed, data=(X, y), callback=lambda done, losses: advance(done, -losses),
+                       cache=model_cache(model), cache_key=key)
     values = fns.constrain_batch(np.asarray(out.params)[None])  # each (1, *shape)
     draws = {name: v[None] for name, v in zip(fns.rv_names, values, strict=True)}
     stats = xr.Dataset({"lp": ("step", -out.losses)}, coords={"step": np.arange(1, len(out.losses) + 1)})

@@ -263,7 +263,9 @@ class Capabilities:
     ``chains``: draws form Markov chains (r_hat and ESS apply); ``point``: one draw, no epistemic spread;
     ``objective``: the per-step statistic in ``optimizer_stats`` (``"elbo"``, ``"lp"``, ``"loss"``) or None;
     ``minibatch``: takes ``batch_size``; ``reference``: the gold standard other methods are compared with;
-    ``extra``: the pbnn extra whose packages it needs, if any.
+    ``extra``: the pbnn extra whose packages it needs, if any; ``reuses_model``: the engine leaves the model as
+    it found it, so :func:`pbnn.fit` keeps it, with what was compiled for it, for the next fit of the same spec
+    and data shapes.
     """
 
     chains: bool = False
@@ -272,6 +274,7 @@ class Capabilities:
     minibatch: bool = False
     reference: bool = False
     extra: str | None = None
+    reuses_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -378,15 +381,16 @@ def markdown_table() -> str:
 
 _ENGINES = "pbnn.inference"
 register(Method("advi", "mean-field Gaussian ADVI, full batch or minibatch", ADVIOptions,
-                f"{_ENGINES}.advi:run_meanfield", Capabilities(objective="elbo", minibatch=True)))
+                f"{_ENGINES}.advi:run_meanfield", Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
 register(Method("fullrank_advi", "full-rank Gaussian ADVI (wants mc_samples=16 and a decaying rate)",
-                FullRankOptions, f"{_ENGINES}.advi:run_fullrank", Capabilities(objective="elbo", minibatch=True)))
+                FullRankOptions, f"{_ENGINES}.advi:run_fullrank",
+                Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
 register(Method("nuts", "the No-U-Turn sampler of pm.sample (pymc, nutpie, numpyro or blackjax)", NUTSOptions,
                 f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
 register(Method("map", "the posterior mode (one draw: no epistemic spread)", MAPOptions,
-                f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True)))
+                f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True, reuses_model=True)))
 register(Method("mc_dropout", "Monte Carlo dropout with Gal's weight decay", DropoutOptions,
-                f"{_ENGINES}.dropout:run", Capabilities(objective="loss", minibatch=True)))
+                f"{_ENGINES}.dropout:run", Capabilities(objective="loss", minibatch=True, reuses_model=True)))
 register(Method("laplace", "a Gaussian at the mode with the inverse Hessian (pymc-extras)", LaplaceOptions,
                 f"{_ENGINES}.extras:run_laplace", Capabilities(extra="extras")))
 register(Method("pathfinder", "multi-path Pathfinder (pymc-extras)", PathfinderOptions,
