@@ -560,3 +560,23 @@ def test_infer_task():
     assert D.infer_task([0.5, 1.0]) == "regression"
     assert D.infer_task(np.arange(100)) == "regression"  # too many distinct values
     assert D.infer_task(["a", "b"]) == "classification"
+
+
+@pytest.mark.parametrize(("loader", "kwargs", "message"), [
+    ("moons", {"n_samples": True}, "moons(): n_samples: expected an integer, got True"),
+    ("moons", {"n_samples": "100"}, "moons(): n_samples: expected an integer, got '100'"),
+    ("moons", {"noise": "0.1"}, "moons(): noise: expected a finite number, got '0.1'"),
+    ("sine", {"seed": True}, "sine(): seed: expected an integer, got True"),
+    ("diabetes", {"test_size": "0.5"}, "diabetes(): test_size: expected an integer or a finite number, got '0.5'"),
+    ("diabetes", {"scaled": "yes"}, "diabetes(): scaled: expected True or False, got 'yes'"),
+    ("digits", {"test_size": float("nan")}, "digits(): test_size: expected an integer or a finite number, got nan"),
+])
+def test_loader_arguments_given_as_bool_or_str_name_the_argument(loader, kwargs, message):
+    with pytest.raises(TypeError) as err:
+        getattr(D, loader)(**kwargs)
+    assert str(err.value) == message
+
+
+def test_loader_arguments_take_numpy_numbers():
+    ds = D.moons(n_samples=np.int64(200), noise=np.float32(0.1), seed=np.int32(1))
+    assert ds.X_train.shape == (100, 2)

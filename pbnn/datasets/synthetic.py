@@ -7,9 +7,10 @@ from sklearn import datasets as _skd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import scale as _scale
 
-from pbnn.datasets.base import Dataset, build_dataset, split_rows
+from pbnn.datasets.base import Dataset, build_dataset, checked_arguments, split_rows
 
 
+@checked_arguments
 def moons(
     n_samples: int = 1000, noise: float = 0.2, test_size: float | int = 0.5, seed: int = 0
 ) -> Dataset:
@@ -33,6 +34,7 @@ def moons(
     )
 
 
+@checked_arguments
 def circles(
     n_samples: int = 1000,
     noise: float = 0.1,
@@ -58,6 +60,7 @@ def circles(
     )
 
 
+@checked_arguments
 def sine(n_samples: int = 32, noise: float = 1.0, seed: int = 0, n_test: int = 200) -> Dataset:
     """The 1-D regression toy of Blundell et al. (2015): ``y = 10 sin(2 pi x) + noise``.
 
@@ -86,6 +89,7 @@ def sine(n_samples: int = 32, noise: float = 1.0, seed: int = 0, n_test: int = 2
     )
 
 
+@checked_arguments
 def friedman1(
     n_samples: int = 1000, noise: float = 1.0, test_size: float | int = 0.2, seed: int = 0
 ) -> Dataset:
