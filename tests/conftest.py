@@ -68,3 +68,10 @@ def _write_uci(root: Path, folder: str = "yacht", n: int = 12) -> np.ndarray:
 def write_uci():
     """``write_uci(root, folder="yacht", n=12) -> data``: writes a tiny UCI benchmark layout (two splits)."""
     return _write_uci
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules with slow tests first, each module kept whole (its fixtures are built once): xdist then hands out
+    the long fits early, and the run does not end with one worker on a long fit while the other idles."""
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow_modules)

@@ -12,7 +12,7 @@ import pytest
 import pbnn
 
 ADVI = {"steps": 20_000, "draws": 500, "progressbar": False}
-NUTS = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False}
+NUTS = {"draws": 200, "tune": 200, "chains": 2, "progressbar": False}
 
 
 @pytest.mark.slow
@@ -36,7 +36,7 @@ def test_nuts_accuracy_on_moons(moons, model, sampler):
     fit = pbnn.fit(pbnn.zoo.get(model), X_tr, y_tr, method="nuts", sampler=sampler, seed=1, **NUTS)
     assert fit.predict(X_te).accuracy(y_te) >= 0.95
     post = fit.idata["posterior"]
-    assert (post.sizes["chain"], post.sizes["draw"]) == (2, 300)
+    assert (post.sizes["chain"], post.sizes["draw"]) == (NUTS["chains"], NUTS["draws"])
     assert "diverging" in fit.idata["sample_stats"]
     if model == "hierarchical":
         assert post["layer_sigma"].dims == ("chain", "draw", "layer")

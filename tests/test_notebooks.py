@@ -124,8 +124,8 @@ FIRST_CELLS = [
     "import pbnn\n"
     "ds = pbnn.datasets.moons(n_samples=100)\n"
     "spec = pbnn.zoo.two_layer_tanh()\n"
-    "fits = {m: pbnn.fit(spec, ds.X_train, ds.y_train, method=m, steps=200, draws=20, seed=0)\n"
-    "        for m in ('advi', 'map', 'mc_dropout')}",
+    "fits = {m: pbnn.fit(spec, ds.X_train, ds.y_train, method=m, steps=200, seed=0, **draws)\n"
+    "        for m, draws in (('advi', {'draws': 20}), ('map', {}), ('mc_dropout', {'draws': 20}))}",
     "pbnn.plot.elbo_trace(fits['advi'])",
     "import matplotlib; print('backend:', matplotlib.get_backend())",
 ]
