@@ -19,7 +19,7 @@ from pbnn.inference import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The most a README fit may take of each size option (quick mode).
-CAPS = {"steps": 200, "draws": 20, "tune": 30, "chains": 2}
+CAPS = {"steps": 200, "draws": 40, "tune": 30, "chains": 2}
 
 
 def python_blocks(text: str) -> list[str]:
