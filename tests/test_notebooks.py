@@ -55,7 +55,9 @@ def _run(name: str, tmp_path: Path, monkeypatch) -> str:
     monkeypatch.setenv("PBNN_QUICK", "1")  # the kernel inherits the environment
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print('kernel prefix:', sys.prefix)"))
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    # coalesce_streams: ipykernel may flush one print() as several stream messages
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600, coalesce_streams=True,
+                                     resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     texts, n_images = [], 0
     for cell in nb.cells:
