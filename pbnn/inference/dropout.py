@@ -70,6 +70,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
             raise ValueError(f"{name}: expected a probability in [0, 1), got {rate!r}")
     steps, draws = check_positive_int("steps", steps), check_positive_int("draws", draws)
     rate = None if optimizer is not None else learning_rate  # what the messages name
+    optimizer_key = loop.optimizer_key(optimizer, learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
     priors = _layer_priors(spec)
     first = min(priors)
@@ -106,7 +107,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dropout: f
         out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
                        seed=int(fit_seed), data=(X, y), callback=advance, cache=model_cache(model),
                        cache_key=("mc_dropout", structure_key(model, ("X", "target")), dropout, input_dropout,
-                                  batch_size, n, rate or optimizer, steps))
+                                  batch_size, n, optimizer_key))
     trained = dict(zip(fns.rv_names, fns.constrain_batch(np.asarray(out.params)[None]), strict=True))  # (1, *shape)
     masked_names = {param.name: param for param in masked.values()}
     rng = np.random.default_rng(mask_seed)

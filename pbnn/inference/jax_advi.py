@@ -230,7 +230,7 @@ def fit_advi(
     if init_scale is not None and not init_scale > 0:
         raise ValueError("init_scale must be > 0")
     # a compiled loop is reused for the same model, options and optimizer (the user's: the same object)
-    optimizer_key: Any = optimizer if optimizer is not None else ("adam", learning_rate, final_learning_rate, steps)
+    optimizer_key = loop.optimizer_key(optimizer, learning_rate, final_learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, final_learning_rate, steps=steps)
     t_setup = time.perf_counter()
     data_names = tuple(data_names)

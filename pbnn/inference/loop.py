@@ -98,6 +98,23 @@ def optimizer_from(
     return adam(learning_rate, final_learning_rate, steps=steps)
 
 
+def optimizer_key(
+    optimizer: optax.GradientTransformation | None,
+    learning_rate: float,
+    final_learning_rate: float | None = None,
+    *,
+    steps: int = 1,
+) -> Hashable:
+    """What identifies the optimizer :func:`optimizer_from` makes of the same arguments, as part of a
+    ``cache_key`` for :func:`run`: the user's ``optimizer`` object itself, else the rates and steps that
+    define pbnn's Adam.
+
+    >>> optimizer_key(None, 0.01, 0.001, steps=100)
+    ('adam', 0.01, 0.001, 100)
+    """
+    return optimizer if optimizer is not None else ("adam", learning_rate, final_learning_rate, steps)
+
+
 def outcome(result: LoopResult, *, label: str, steps: int, learning_rate: float | None) -> tuple[str | None, str]:
     """``(fault, message)`` of a run, as :class:`~pbnn.inference.methods.EngineResult` takes them: ``"diverged"``
     or ``"interrupted"`` (an interrupt before the first step re-raises ``KeyboardInterrupt``), else None. A run

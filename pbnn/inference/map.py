@@ -49,6 +49,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
 
     steps = check_positive_int("steps", steps)
     rate = None if optimizer is not None else learning_rate  # what the messages name
+    optimizer_key = loop.optimizer_key(optimizer, learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
     for layer in spec.layers:
         if layer.has_params and isinstance(prior_of(spec, layer), Hierarchical | Horseshoe):
@@ -65,8 +66,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     def loss(x, key, *data):
         return -fns.logp(x, data, sample_batch(key, data, batch_size), scale)
 
-    # the compiled loop is kept with the model: `optimizer` given, or the rate and steps that define Adam's
-    key = ("map", structure_key(model, ("X", "target")), batch_size, n, rate or optimizer, steps)
+    key = ("map", structure_key(model, ("X", "target")), batch_size, n, optimizer_key)
     with progress_bar(progressbar, steps, label="MAP", value_name="lp") as advance:
         out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
                        seed=seed, data=(X, y), callback=lambda done, losses: advance(done, -losses),
