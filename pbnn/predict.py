@@ -3,8 +3,8 @@
 The network graph is compiled once per (spec, input shape, backend) and evaluated in fixed-size chunks of
 draws and points, so that large problems (10k points x 4k draws) fit in memory and each chunk's working
 set stays in cache.  Under JAX the one-draw network runs draw after draw (``lax.map``) inside one jitted call
-per chunk shape (the last chunks are padded), so a new number of points never recompiles; under NUMBA and C
-the draw axis is added to the graph (``vectorize_graph``).
+per chunk shape (the last chunks are padded, small sets up to :func:`compiled_size`), so a new number of points
+rarely recompiles; under NUMBA and C the draw axis is added to the graph (``vectorize_graph``).
 
 >>> import numpy as np, pbnn
 >>> from pbnn import datasets
@@ -85,6 +85,13 @@ class Predictor:
         )
         self._fns: dict[Any, Any] = {}
 
+    @property
+    def target_dtype(self) -> np.dtype:
+        """The dtype of the targets ``y`` a predictor built with ``targets=True`` takes."""
+        if self._y is None:
+            raise ValueError("target_dtype: this predictor was built without targets")
+        return np.dtype(self._y.dtype)
+
     def _function(self, n_draws: int, n_points: int):
         """The compiled ``f(X, *params)`` for ``n_draws`` draws (JAX: and exactly ``n_points`` points)."""
         key = (n_draws, n_points) if self.backend == "jax" else None
@@ -120,8 +127,8 @@ class Predictor:
         n_draws, n_points = len(next(iter(params.values()))), len(X)
         pad = self.backend == "jax"  # one compiled shape: the last chunks are padded with copies
         if pad:  # one draw at a time: CHUNK_ELEMENTS bounds one draw's intermediates
-            point_chunk = max(1, min(n_points, CHUNK_ELEMENTS // self._width))
-            draw_chunk = min(n_draws, JAX_DRAW_CHUNK)
+            point_chunk = max(1, min(compiled_size(n_points), CHUNK_ELEMENTS // self._width))
+            draw_chunk = min(compiled_size(n_draws), JAX_DRAW_CHUNK)
         else:  # every draw of the chunk at once
             draw_chunk = max(1, min(n_draws, CHUNK_ELEMENTS // self._width))
             point_chunk = max(1, min(n_points, CHUNK_ELEMENTS // (draw_chunk * self._width)))
@@ -147,6 +154,20 @@ class Predictor:
                     else:
                         out[name][s : s + ns, i : i + ni] = value[:ns, :ni]
         return out
+
+
+def compiled_size(n: int) -> int:
+    """The size a JAX predictor is compiled for to take ``n`` points or draws (padded): the next of 16, 24, 32,
+    48, 64, 96, ... (two or three times a power of two), so that nearby sizes share one compiled function (a
+    cross-validation's folds, a notebook's new points) at a cost of at most a third of the work padded.
+
+    >>> [compiled_size(n) for n in (1, 16, 17, 30, 33, 100, 500)]
+    [16, 16, 24, 32, 48, 128, 512]
+    """
+    size = 16
+    while size < n:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return size
 
 
 BACKENDS = ("auto", "jax", "numba", "c")
@@ -194,7 +215,9 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
         y = spec.likelihood_.check_targets(np.asarray(y), spec.output_units)
         if y.shape != (len(X),):
             raise ValueError(f"y: expected one target per row of X, shape ({len(X)},), got {y.shape}")
-    predictor = get_predictor(spec, tuple(X.shape[1:]), resolve_backend(backend), targets=y is not None)
+    # one compiled predictor serves both: without targets it takes zeros (in every likelihood's support) and
+    # its log-likelihood is dropped; a fit's training log-likelihood and its predictions then share it
+    predictor = get_predictor(spec, tuple(X.shape[1:]), resolve_backend(backend), targets=True)
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     params = {
         name: posterior[name].transpose("chain", "draw", ...).values.reshape(n_chain * n_draw, *posterior[name].shape[2:])
@@ -202,9 +225,10 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
     }
     with on_device(device):
         network_X = FeatureScaling.from_attrs(attrs).standardize(X)  # the user's units -> the network's
-        values = predictor(params, network_X, None if y is None else _model_targets(spec, scaling, y))
+        targets = np.zeros(len(X), dtype=predictor.target_dtype) if y is None else _model_targets(spec, scaling, y)
+        values = predictor(params, network_X, targets)
+    loglik = values.pop(LOG_LIKELIHOOD)
     values = scaling.to_user_units(values, spec.likelihood_)
-    loglik = values.pop(LOG_LIKELIHOOD, None)
     data_vars = {}
     for name, arr in values.items():
         dims = ("chain", "draw", *predictor.output_dims[name])
@@ -218,7 +242,7 @@ def predict(spec: BNN, posterior: xr.Dataset, X: Any, y: Any = None, *, backend:
 
     constant = xr.Dataset({"X": (("obs", *input_dims(X.shape[1:])), X)}, coords={"obs": coords["obs"]})
     groups = {"predictions": predictions, "predictions_constant_data": constant}
-    if loglik is not None:
+    if y is not None:
         groups["log_likelihood"] = xr.Dataset(
             {"y": (("chain", "draw", "obs"), (loglik - np.log(scaling.scale)).reshape(n_chain, n_draw, len(X)))},
             coords={k: coords[k] for k in ("chain", "draw", "obs")})
