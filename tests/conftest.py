@@ -73,5 +73,5 @@ def write_uci():
 def pytest_collection_modifyitems(config, items):
     """Modules with slow tests first, each module kept whole (its fixtures are built once): xdist then hands out
     the long fits early, and the run does not end with one worker on a long fit while the other idles."""
-    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in slow_modules)
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)

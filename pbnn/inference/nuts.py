@@ -1,4 +1,5 @@
-"""NUTS through PyMC's ``pm.sample`` with any of its samplers: pymc, nutpie, numpyro, blackjax."""
+"""NUTS: numpyro's kernel in pbnn's compiled chunks (:mod:`pbnn.inference.chunked_nuts`, which Ctrl-C stops with
+the draws so far), or PyMC's ``pm.sample`` with its samplers pymc, nutpie and blackjax."""
 
 from __future__ import annotations
 
@@ -32,8 +33,14 @@ def run(
 ) -> EngineResult:
     """Sample the posterior of ``model`` with NUTS; the options are :class:`~pbnn.inference.methods.NUTSOptions`'s.
 
-    ``device`` (JAX samplers only): ``"cpu"``/``"gpu"``; chains are then vectorized on that one device."""
+    ``device`` (JAX samplers only): ``"cpu"``/``"gpu"``; blackjax's chains are then vectorized on that one device,
+    numpyro's take turns on it."""
     check_sampler(sampler)
+    if sampler == "numpyro":
+        from pbnn.inference import chunked_nuts
+
+        return chunked_nuts.run(model, seed=seed, progressbar=progressbar, draws=draws, tune=tune, chains=chains,
+                                target_accept=target_accept, device=device)
     kwargs = {"backend": backend} if sampler == "pymc" else {}
     if device is not None:
         kwargs["nuts"] = {"chain_method": "vectorized"}
