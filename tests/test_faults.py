@@ -117,7 +117,7 @@ def same_run(loaded: Fit, fit: Fit) -> bool:
 
 @pytest.mark.slow
 def test_kill_during_save_leaves_the_old_or_the_new_run(saver, quick_fit, wide_fit, tmp_path):
-    """20 saves of a 19 MB run over a run of another spec, each killed (SIGKILL) at a seeded random moment
+    """10 saves of a 19 MB run over a run of another spec, each killed (SIGKILL) at a seeded random moment
     between its start and 1.5x its duration: every load returns one of the two, complete, and no temporary
     folder remains."""
     target = tmp_path / "run"
@@ -126,7 +126,7 @@ def test_kill_during_save_leaves_the_old_or_the_new_run(saver, quick_fit, wide_f
     assert codes == [0] and same_run(pbnn.load(target), wide_fit)
     rng = np.random.default_rng(18)
     outcomes = []
-    for _ in range(20):
+    for _ in range(10):
         quick_fit.save(target)
         saver(target, 0, kill_after=float(rng.uniform(0, 1.5 * seconds)))
         loaded = pbnn.load(target)

@@ -79,7 +79,6 @@ def _number(pattern: str, text: str) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("notebooks")
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
     out = _run(name, tmp_path, monkeypatch)
@@ -121,42 +120,36 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
         assert images >= 2
 
 
-#: A user's first cells: three optimisers with their progress bars on, then a figure returned by the cell.
+#: A user's first cells: three optimisers with their progress bars on (as widgets, then as the plain text bar
+#: of a Jupyter without ipywidgets), then a figure returned by the cell.
+FITS = ("fits = {m: pbnn.fit(spec, ds.X_train, ds.y_train, method=m, steps=200, seed=0, **draws)\n"
+        "        for m, draws in (('advi', {'draws': 20}), ('map', {}), ('mc_dropout', {'draws': 20}))}")
 FIRST_CELLS = [
-    "import pbnn\n"
-    "ds = pbnn.datasets.moons(n_samples=100)\n"
-    "spec = pbnn.zoo.two_layer_tanh()\n"
-    "fits = {m: pbnn.fit(spec, ds.X_train, ds.y_train, method=m, steps=200, seed=0, **draws)\n"
-    "        for m, draws in (('advi', {'draws': 20}), ('map', {}), ('mc_dropout', {'draws': 20}))}",
+    "import pbnn\nds = pbnn.datasets.moons(n_samples=100)\nspec = pbnn.zoo.two_layer_tanh()\n" + FITS,
+    "import pbnn.inference.progress as progress\nprogress._has_ipywidgets = lambda: False\n" + FITS,
     "pbnn.plot.elbo_trace(fits['advi'])",
     "import matplotlib; print('backend:', matplotlib.get_backend())",
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("notebooks")
-@pytest.mark.parametrize("widgets", [True, False], ids=["ipywidgets", "no-ipywidgets"])
-def test_progress_bars_warn_of_nothing_and_a_returned_figure_is_a_png(widgets, tmp_path, monkeypatch):
-    if widgets:
-        pytest.importorskip("ipywidgets")
+def test_progress_bars_warn_of_nothing_and_a_returned_figure_is_a_png(tmp_path, monkeypatch):
+    widgets = importlib.util.find_spec("ipywidgets") is not None
     monkeypatch.setenv("MPLBACKEND", "agg")  # no `%matplotlib inline`: the figure shows as a PNG all the same
-    cells = list(FIRST_CELLS)
-    if not widgets:  # the plain text bar of a Jupyter without ipywidgets
-        cells[0] = "import pbnn.inference.progress as progress\nprogress._has_ipywidgets = lambda: False\n" + cells[0]
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in FIRST_CELLS])
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
-    fit_cell, figure_cell, backend_cell = nb.cells
-    stderr = "".join(o.text for o in fit_cell.outputs if o.output_type == "stream" and o.name == "stderr")
-    assert not stderr, stderr  # rich's `install "ipywidgets" for Jupyter support`, tqdm's "IProgress not found" ...
+    widget_cell, text_cell, figure_cell, backend_cell = nb.cells
+    for cell in (widget_cell, text_cell):
+        stderr = "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
+        assert not stderr, stderr  # rich's `install "ipywidgets" for Jupyter support`, tqdm's "IProgress not found" ...
     if widgets:
-        views = [o for o in fit_cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        views = [o for o in widget_cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
         assert len(views) == 3  # one bar per fit
-    else:
-        stdout = "".join(o.text for o in fit_cell.outputs if o.output_type == "stream")
-        lines = [line.split("\r")[-1] for line in stdout.strip("\n").split("\n")]  # each bar's last state
-        assert [line.split(" [")[0] for line in lines] == ["ADVI", "MAP", "MC dropout"], stdout
-        assert all(" 200/200 " in line and line.endswith(" elapsed") for line in lines), stdout
+    stdout = "".join(o.text for o in text_cell.outputs if o.output_type == "stream")
+    lines = [line.split("\r")[-1] for line in stdout.strip("\n").split("\n")]  # each bar's last state
+    assert [line.split(" [")[0] for line in lines] == ["ADVI", "MAP", "MC dropout"], stdout
+    assert all(" 200/200 " in line and line.endswith(" elapsed") for line in lines), stdout
     (result,) = [o for o in figure_cell.outputs if o.output_type == "execute_result"]
     assert "image/png" in result.data and result.data["text/plain"].startswith("<InlineFigure size")
     assert backend_cell.outputs[0].text.strip() == "backend: agg"

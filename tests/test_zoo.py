@@ -1,4 +1,5 @@
-"""Every zoo model meets its data set's bar with its own defaults (its [fit] table): seed 0, split 0.
+"""Every zoo model meets its data set's bar with its own defaults (its [fit] table): seed 0, split 0 (conv_hierarchical
+in the benchmark only).
 
 benchmarks/bench_zoo.py runs the same fits for 5 seeds (and 2 splits of digits) and records them."""
 
@@ -14,8 +15,12 @@ def test_every_zoo_model_has_a_bar():
     assert sorted(BARS) == pbnn.zoo.names()
 
 
+#: conv_hierarchical has conv's [fit] table (checked below); its fits are benchmarks/bench_zoo.py's alone (a minute)
+IN_TESTS = sorted(set(BARS) - {"conv_hierarchical"})
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(BARS))
+@pytest.mark.parametrize("name", IN_TESTS)
 def test_zoo_model_meets_its_bar_with_its_defaults(name):
     row = fit_with_defaults(name, split=0, seed=0)
     assert row["met"] == "yes", row
