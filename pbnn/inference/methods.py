@@ -141,7 +141,8 @@ def _show(value: Any) -> str:
     return "None" if value is None else f"{value:_}" if isinstance(value, int) and value >= 10_000 else str(value)
 
 
-#: NUTS samplers of ``pm.sample``: the packages each needs and the pbnn extra that installs them.
+#: NUTS samplers (numpyro's in pbnn's chunks, the others through ``pm.sample``): the packages each needs and the pbnn
+#: extra that installs them.
 SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "pymc": ((), None),
     "nutpie": (("nutpie",), "nutpie"),
@@ -193,7 +194,7 @@ class FullRankOptions(ADVIOptions):
 
 @dataclass(frozen=True)
 class NUTSOptions(Options):
-    """Options of ``nuts`` (``pm.sample`` with the chosen sampler)."""
+    """Options of ``nuts`` (numpyro's kernel in :mod:`pbnn.inference.chunked_nuts`, else ``pm.sample``)."""
 
     sampler: str = option("pymc", "'pymc', 'nutpie', 'numpyro' or 'blackjax'", one_of(*SAMPLERS, what="sampler"))
     draws: int = option(1000, "draws per chain after tuning", positive_int)
@@ -201,7 +202,8 @@ class NUTSOptions(Options):
     chains: int = option(4, "chains", positive_int)
     target_accept: float = option(0.9, "target acceptance rate of the step size adaptation", open_unit)
     backend: str = option("numba", "PyTensor backend of sampler='pymc'", one_of(*BACKENDS))
-    device: str | None = option(None, "JAX device of numpyro/blackjax (chains vectorized on it)", device)
+    device: str | None = option(None, "JAX device of numpyro/blackjax (numpyro: chains in turn; blackjax: vectorized)",
+                                device)
 
     def check(self) -> None:
         if self.device is not None and self.sampler not in JAX_SAMPLERS:
@@ -385,7 +387,7 @@ register(Method("advi", "mean-field Gaussian ADVI, full batch or minibatch", ADV
 register(Method("fullrank_advi", "full-rank Gaussian ADVI (wants mc_samples=16 and a decaying rate)",
                 FullRankOptions, f"{_ENGINES}.advi:run_fullrank",
                 Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
-register(Method("nuts", "the No-U-Turn sampler of pm.sample (pymc, nutpie, numpyro or blackjax)", NUTSOptions,
+register(Method("nuts", "the No-U-Turn sampler: numpyro's in pbnn's chunks, or pm.sample's pymc, nutpie, blackjax", NUTSOptions,
                 f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
 register(Method("map", "the posterior mode (one draw: no epistemic spread)", MAPOptions,
                 f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True, reuses_model=True)))
