@@ -37,6 +37,9 @@ _EXPORTS = {
     "ood_auroc": "pbnn.uncertainty",
     "scores": "pbnn.uncertainty",
     "uncertainty": "pbnn.uncertainty",
+    "VAE": "pbnn.vae.spec",
+    "VAEFit": "pbnn.vae.results",
+    "fit_vae": "pbnn.vae.fitting",
 }
 
 __all__ = [
@@ -47,12 +50,15 @@ __all__ = [
     "Fit",
     "FitError",
     "SpecError",
+    "VAE",
+    "VAEFit",
     "__version__",
     "compare",
     "datasets",
     "diagnose",
     "elpd",
     "fit",
+    "fit_vae",
     "layers",
     "likelihoods",
     "load",
@@ -66,6 +72,7 @@ __all__ = [
     "scores",
     "sklearn",
     "uncertainty",
+    "vae",
     "zoo",
 ]
 
