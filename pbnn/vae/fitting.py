@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+import dataclasses
 from dataclasses import fields
 from typing import Any
 
@@ -50,7 +51,7 @@ def fit_vae(spec: VAE, X: Any, *, seed: int | None = None, progressbar: bool = T
     from pbnn.inference import loop
     from pbnn.inference.progress import progress_bar
     from pbnn.validation import check_seed
-    from pbnn.vae.model import VAEModel
+    from pbnn.vae.results import _networks
 
     if not isinstance(spec, VAE):
         raise TypeError(f"spec: expected a pbnn.VAE, got {type(spec).__name__}")
@@ -62,7 +63,7 @@ def fit_vae(spec: VAE, X: Any, *, seed: int | None = None, progressbar: bool = T
     start = time.perf_counter()
     n, input_shape = len(X), tuple(X.shape[1:])
     batch_size = None if resolved.batch_size is None or resolved.batch_size >= n else resolved.batch_size
-    model = VAEModel(spec, input_shape)
+    model = _networks(spec, input_shape)[0]
     params0 = model.init(seed, resolved.init_scale)
     loss = model.negative_elbo(n_data=n, batch_size=batch_size, mc_samples=resolved.mc_samples)
     rate = None if resolved.optimizer is not None else resolved.learning_rate
@@ -129,12 +130,11 @@ def _resolve(spec: VAE, given: dict[str, Any], *, n: int) -> VAEOptions:
     for name in given:
         if name not in known:
             raise TypeError(f"{name}: not an option of pbnn.fit_vae; its options are {', '.join(known)}")
-    settings = dict(spec.fit_settings)
-    if isinstance(settings.get("batch_size"), int) and settings["batch_size"] >= n:
-        settings["batch_size"] = None  # a spec's batch as large as the data: the full batch
-    options = VAEOptions(**{**settings, **given})
-    if options.batch_size is not None and options.batch_size > n:
-        raise DataError(f"batch_size: expected at most the number of observations ({n}), got {options.batch_size}")
+    options = VAEOptions(**{**spec.fit_settings, **given})
+    if options.batch_size is not None and options.batch_size >= n:
+        if "batch_size" in given and options.batch_size > n:
+            raise DataError(f"batch_size: expected at most the number of observations ({n}), got {options.batch_size}")
+        options = dataclasses.replace(options, batch_size=None)  # a default or spec's batch as large as the data
     return options
 
 
@@ -167,12 +167,11 @@ def _make_fit(spec: VAE, model, X: np.ndarray, options: VAEOptions, seed: int, s
         groups["posterior"] = posterior.assign_coords(chain=[0], draw=np.arange(options.draws))
         groups["posterior"].attrs["pbnn_draws"] = ("independent draws of the mean-field q(w) of the decoder's "
                                                    "weights, not a Markov chain")
-    encode = jax.jit(model.encode)
-    rows = 1024
-    parts = [encode(params["encoder"], X[i:i + rows]) for i in range(0, len(X), rows)]
+    fitted = VAEFit(spec, xr.DataTree.from_dict(groups))
+    fitted.idata.attrs["pbnn_input_shape"] = json.dumps(list(input_shape))
+    mean, scale = fitted._encode(X)
     obs = {"obs": np.arange(len(X))}
-    groups["latent"] = xr.Dataset({"mean": (("obs", "latent"), np.concatenate([np.asarray(m) for m, _ in parts])),
-                                   "scale": (("obs", "latent"), np.concatenate([np.asarray(s) for _, s in parts]))},
+    groups["latent"] = xr.Dataset({"mean": (("obs", "latent"), mean), "scale": (("obs", "latent"), scale)},
                                   coords=obs)
     groups["optimizer_stats"] = xr.Dataset({"elbo": ("step", -np.asarray(out.losses))},
                                            coords={"step": np.arange(1, len(out.losses) + 1)})

@@ -116,13 +116,18 @@ class VAEModel:
         return jnp.sum(-0.5 * ((x - out) / sd) ** 2 - jnp.log(sd) - _HALF_LOG_2PI, axis=-1)
 
     def sample_decoder(self, params: dict[str, Any], key: jax.Array) -> dict[str, jax.Array]:
-        """One draw of the decoder's weights from ``q(w)`` (a point decoder: its weights)."""
+        """One draw of the decoder's weights from ``q(w)`` (a point decoder: its weights). One normal vector is
+        drawn for all the weights: each PRNG call site costs XLA a second of compilation on the CPU."""
         if not self.spec.bayesian:
             return params["decoder"]
-        names = [p.name for p in self.decoder_params]
-        keys = dict(zip(names, jax.random.split(key, len(names)), strict=True))
-        return {name: params["decoder"][name] + params["decoder_sd"][name]
-                * jax.random.normal(keys[name], jnp.shape(params["decoder"][name])) for name in names}
+        sizes = [p.size for p in self.decoder_params]
+        eps = jax.random.normal(key, (sum(sizes),), dtype=params["decoder"][self.decoder_params[0].name].dtype)
+        out, start = {}, 0
+        for p, size in zip(self.decoder_params, sizes, strict=True):
+            noise = eps[start:start + size].reshape(p.shape)
+            out[p.name] = params["decoder"][p.name] + params["decoder_sd"][p.name] * noise
+            start += size
+        return out
 
     def kl_decoder(self, params: dict[str, Any]) -> jax.Array:
         """``KL(q(w) || p(w))`` of a Bayesian decoder (analytic, Normal to Normal); 0 for a point decoder."""
@@ -164,27 +169,19 @@ class VAEModel:
 
         return loss
 
-    def log_weights(self, params: dict[str, Any], x: jax.Array, rows: jax.Array, key: jax.Array, *, k: int,
-                    batch: int = 1) -> jax.Array:
-        """``k`` log importance weights per row of ``x``, (k, N): ``log p(x | z, w) + log p(z) - log q(z | x)``
-        with ``z ~ q(z | x)`` and, for a Bayesian decoder, ``w ~ q(w)`` drawn once per importance sample (shared
-        by the rows). Their log-mean-exp is the IWAE bound, their mean an estimate of the ELBO without the KL of
-        ``w``. The draws of sample ``j`` for row ``rows[i]`` (its index in the data) come from ``key``, ``j`` and
-        ``rows[i]`` alone, so chunks of rows give the same numbers; ``batch`` samples are computed at once."""
-        return self._per_sample(params, x, rows, key, k, batch, iwae=True)
+    def sample_terms(self, params: dict[str, Any], x: jax.Array, rows: jax.Array, samples: jax.Array, key: jax.Array
+                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The terms of the ELBO and of the IWAE bound for importance samples ``samples`` (S,) of the rows ``rows``
+        (N,) of the data (``x``, (N, *shape)): ``log p(x | z, w)`` (S, N), ``log p(z) - log q(z | x)`` (S, N) and
+        ``KL(q(z | x) || p(z))`` (N,), with ``z ~ q(z | x)`` and, for a Bayesian decoder, ``w ~ q(w)`` drawn once per
+        importance sample (shared by the rows). Sample ``j`` of row ``r`` draws from ``key``, ``j`` and ``r`` alone,
+        so that blocks of samples and chunks of rows give the same numbers.
 
-    def elbo_terms(self, params: dict[str, Any], x: jax.Array, rows: jax.Array, key: jax.Array, *, k: int,
-                   batch: int = 1) -> jax.Array:
-        """``k`` draws of ``log p(x | z, w) - KL(q(z | x) || p(z))`` per row (KL analytic), (k, N): their mean is
-        the per-observation ELBO (without the KL of ``w``), with less noise than :meth:`log_weights`' mean.
-        Draws as in :meth:`log_weights`."""
-        return self._per_sample(params, x, rows, key, k, batch, iwae=False)
-
-    def _per_sample(self, params, x, rows, key, k, batch, *, iwae):
+        ``log_mean_exp`` over samples of the first two summed is the IWAE bound; the mean of the first minus the
+        KL, the ELBO (without the KL of ``w``)."""
         mean, scale = self.encode(params["encoder"], x)
         flat = x.reshape(x.shape[0], -1)
         k_z, k_w = jax.random.split(key)
-        kl_z = kl_latent(mean, scale)
 
         def one(j):
             row_keys = jax.vmap(lambda r: jax.random.fold_in(jax.random.fold_in(k_z, j), r))(rows)
@@ -192,11 +189,10 @@ class VAEModel:
             z = mean + scale * eps
             out = self.decode(self.sample_decoder(params, jax.random.fold_in(k_w, j)), z)
             log_lik = self.log_likelihood(flat, out, params.get("noise"))
-            if not iwae:
-                return log_lik - kl_z
-            return log_lik + jnp.sum(-0.5 * z**2 + 0.5 * eps**2 + jnp.log(scale), axis=-1)
+            return log_lik, jnp.sum(-0.5 * z**2 + 0.5 * eps**2 + jnp.log(scale), axis=-1)
 
-        return jax.lax.map(one, jnp.arange(k), batch_size=batch)
+        log_lik, log_ratio = jax.vmap(one)(samples)
+        return log_lik, log_ratio, kl_latent(mean, scale)
 
 
 def kl_latent(mean: jax.Array, scale: jax.Array) -> jax.Array:

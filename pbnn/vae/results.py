@@ -27,6 +27,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -124,9 +125,7 @@ class VAEFit:
 
     @cached_property
     def _model(self):
-        from pbnn.vae.model import VAEModel
-
-        return VAEModel(self.spec, self.input_shape)
+        return _networks(self.spec, self.input_shape)[0]
 
     @cached_property
     def _params(self) -> dict[str, Any]:
@@ -151,46 +150,20 @@ class VAEFit:
             return {p.name: post[p.name].values.reshape(-1, *p.shape) for p in self._model.decoder_params}
         return {name: v[None] for name, v in self._params["decoder"].items()}
 
-    @cached_property
+    @property
     def _compiled(self) -> dict[str, Callable]:
-        import jax
-        import jax.numpy as jnp
-
-        model = self._model
-
-        def decode_mean(draws, z):  # the mean over draws of E[x | z, w_s]
-            def add(total, w):
-                return total + model.mean_of(model.decode(w, z)), None
-
-            total, _ = jax.lax.scan(add, jnp.zeros((z.shape[0], model.n_features)), draws)
-            return total / jax.tree.leaves(draws)[0].shape[0]
-
-        def decode_picked(draws, z, picks):  # row i decoded with draw picks[i]
-            def pick(out, sw):
-                s, w = sw
-                return jnp.where((picks == s)[:, None], model.mean_of(model.decode(w, z)), out), None
-
-            n_draws = jax.tree.leaves(draws)[0].shape[0]
-            out, _ = jax.lax.scan(pick, jnp.zeros((z.shape[0], model.n_features)), (jnp.arange(n_draws), draws))
-            return out
-
-        return {
-            "encode": jax.jit(model.encode),
-            "decode_mean": jax.jit(decode_mean),
-            "decode_picked": jax.jit(decode_picked),
-            "log_weights": jax.jit(model.log_weights, static_argnames=("k", "batch")),
-            "elbo_terms": jax.jit(model.elbo_terms, static_argnames=("k", "batch")),
-        }
+        return _networks(self.spec, self.input_shape)[1]
 
     # -- the networks --------------------------------------------------------------------------
     def encode(self, X: Any) -> Latent:
         """Mean and scale of ``q(z | x)`` for observations ``X`` (N, *input_shape): a :class:`Latent` of arrays
         (N, latent)."""
-        X = self._check_X(X, support=False)
-        rows = self._rows()
-        parts = [self._compiled["encode"](self._params["encoder"], X[i:i + rows]) for i in range(0, len(X), rows)]
-        return Latent(np.concatenate([np.asarray(m) for m, _ in parts]),
-                      np.concatenate([np.asarray(s) for _, s in parts]))
+        return self._encode(self._check_X(X, support=False))
+
+    def _encode(self, X: np.ndarray) -> Latent:
+        parts = [self._compiled["encode"](self._params["encoder"], x) for _, x in self._row_chunks(X)]
+        return Latent(np.concatenate([np.asarray(m) for m, _ in parts])[:len(X)],
+                      np.concatenate([np.asarray(s) for _, s in parts])[:len(X)])
 
     def decode(self, z: Any) -> np.ndarray:
         """The expected observation given latent codes ``z`` (N, latent), (N, *input_shape): pixel
@@ -202,10 +175,8 @@ class VAEFit:
         (2, 1, 8, 8)
         """
         z = self._check_z(z)
-        n_draws = len(next(iter(self._draws.values())))
-        rows = self._rows()
-        out = [np.asarray(self._compiled["decode_mean"](self._draws, z[i:i + rows])) for i in range(0, len(z), rows)]
-        return np.concatenate(out).reshape(len(z), *self.input_shape)
+        out = [np.asarray(self._compiled["decode_mean"](self._draws, chunk)) for _, chunk in self._row_chunks(z)]
+        return np.concatenate(out)[:len(z)].reshape(len(z), *self.input_shape)
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """``decode(encode(X).mean)``: each observation's reconstruction at the mean of ``q(z | x)``."""
@@ -222,9 +193,8 @@ class VAEFit:
         z = rng.standard_normal((n, self.spec.latent))
         n_draws = len(next(iter(self._draws.values())))
         picks = rng.integers(n_draws, size=n)
-        rows = self._rows()
-        mean = np.concatenate([np.asarray(self._compiled["decode_picked"](self._draws, z[i:i + rows], picks[i:i + rows]))
-                               for i in range(0, n, rows)])
+        mean = np.concatenate([np.asarray(self._compiled["decode_picked"](self._draws, zc, pc))
+                               for _, zc, pc in self._row_chunks(z, picks)])[:n]
         if noise:
             if self.spec.likelihood == "bernoulli":
                 mean = (rng.random(mean.shape) < mean).astype(np.float64)
@@ -238,8 +208,8 @@ class VAEFit:
         ``q(z | x)``: ``log (1/k) sum_j p(x | z_j, w_j) p(z_j) / q(z_j | x)`` (nats). A Bayesian decoder's weights
         ``w_j`` are drawn from ``q(w)`` once per importance sample (shared by the observations), so the bound is
         on the predictive density ``log E_q(w)[p(x | w)]``; a point decoder's are its weights. ``k = 1`` is an
-        estimate of the ELBO; the bound rises with ``k`` towards ``log p(x)``. Computed in chunks of rows
-        (memory bounded by :data:`CHUNK_VALUES`); seeded, whatever the chunks.
+        estimate of the ELBO; the bound rises with ``k`` towards ``log p(x)``. Computed in blocks of samples and
+        chunks of rows (memory bounded by :data:`CHUNK_VALUES`); seeded, the same whatever the blocks.
 
         >>> import pbnn
         >>> ds = pbnn.datasets.digits()
@@ -248,39 +218,62 @@ class VAEFit:
         >>> bound.per_point.shape, bound.mean > fit.elbo(ds.X_test[:50]).mean()
         ((50,), True)
         """
-        return IWAE(self._per_point("log_weights", X, k, seed, _log_mean_exp), int(k))
+        from pbnn.validation import check_positive_int
+
+        k = check_positive_int("k", k)
+        return IWAE(self._per_point(X, k, seed, iwae=True), k)
 
     def elbo(self, X: Any, samples: int = 100, *, seed: int = 0) -> np.ndarray:
         """The ELBO of each observation of ``X`` (N,), nats: ``E_q[log p(x | z, w)] - KL(q(z | x) || p(z))``, the
         expectation over ``samples`` draws of ``z`` (and of a Bayesian decoder's ``w`` from ``q(w)``), the KL
         analytic. A held-out observation's ELBO has no share of ``KL(q(w) || p(w))`` (the training objective's
         ``/ N`` term), so it is the ELBO that :meth:`iwae` bounds from above."""
-        return self._per_point("elbo_terms", X, samples, seed, lambda terms: terms.mean(axis=0))
+        from pbnn.validation import check_positive_int
 
-    def _per_point(self, which: str, X: Any, k: int, seed: int, reduce: Callable[[np.ndarray], np.ndarray]
-                   ) -> np.ndarray:
+        return self._per_point(X, check_positive_int("samples", samples), seed, iwae=False)
+
+    def _per_point(self, X: Any, k: int, seed: int, *, iwae: bool) -> np.ndarray:
         import jax
 
-        from pbnn.validation import check_positive_int, check_seed
+        from pbnn.validation import check_seed
 
         X = self._check_X(X, support=True)
-        k = check_positive_int("k" if which == "log_weights" else "samples", k)
         key = jax.random.key(check_seed(seed))
-        rows = self._rows()
-        batch = max(1, min(k, CHUNK_VALUES // (rows * self._model.n_features)))
         out = []
-        for i in range(0, len(X), rows):
-            ids = np.arange(i, min(i + rows, len(X)))
-            terms = self._compiled[which](self._params, X[ids], ids, key, k=k, batch=batch)
-            out.append(reduce(np.asarray(terms)))
-        return np.concatenate(out)
+        for ids, x in self._row_chunks(X):
+            block = min(max(1, CHUNK_VALUES // (len(ids) * self._width)), 1 << (k - 1).bit_length())
+            log_lik, log_ratio, kl = [], [], None
+            for start in range(0, k, block):
+                a, b, kl = self._compiled["sample_terms"](self._params, x, ids, np.arange(start, start + block), key)
+                log_lik.append(np.asarray(a))
+                log_ratio.append(np.asarray(b))
+            log_lik = np.concatenate(log_lik)[:k]
+            if iwae:
+                out.append(_log_mean_exp(log_lik + np.concatenate(log_ratio)[:k]))
+            else:
+                out.append(log_lik.mean(axis=0) - np.asarray(kl))
+        return np.concatenate(out)[:len(X)]
+
+    def _row_chunks(self, *arrays: np.ndarray):
+        """``(row indices, *rows of each array)`` in chunks of :meth:`_rows` rows, the last padded (with copies of
+        its first row) to a power of two of at least 16 rows: few shapes, few compilations. The padding's results
+        are dropped by the callers (they keep the first ``len(X)``)."""
+        rows, n = self._rows(), len(arrays[0])
+        for i in range(0, n, rows):
+            ids = np.arange(i, min(i + rows, n))
+            size = min(rows, max(16, 1 << (len(ids) - 1).bit_length()))
+            ids = np.concatenate([ids, np.full(size - len(ids), ids[0])])
+            yield (np.arange(i, i + size), *(a[ids] for a in arrays))
+
+    @cached_property
+    def _width(self) -> int:
+        model = self._model
+        return max(model.n_features, *(p.shape[-1] for p in (*model.encoder_params, *model.decoder_params)))
 
     # -- checks ---------------------------------------------------------------------------------
     def _rows(self) -> int:
         """Rows per compiled call: at most :data:`CHUNK_VALUES` values of the widest layer (1024 at most)."""
-        model = self._model
-        width = max(p.shape[-1] for p in (*model.encoder_params, *model.decoder_params))
-        return max(1, min(1024, CHUNK_VALUES // max(width, model.n_features)))
+        return max(1, min(1024, CHUNK_VALUES // self._width))
 
     def _check_X(self, X: Any, *, support: bool) -> np.ndarray:
         from pbnn.vae.fitting import check_observations
@@ -356,6 +349,53 @@ class VAEFit:
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>"
+
+
+#: The model and compiled functions of recent (spec, input shape) pairs, shared by the fits of that pair (a loaded
+#: run, the seeds of a benchmark): JAX compiles each function once per pair and shape of its arguments.
+NETWORKS_CACHE_SIZE = 4
+_NETWORKS: OrderedDict = OrderedDict()
+
+
+def _networks(spec: VAE, input_shape: tuple[int, ...]) -> tuple[Any, dict[str, Callable]]:
+    """``(VAEModel, {name: jitted function})`` of ``spec`` on observations of ``input_shape``."""
+    import jax
+    import jax.numpy as jnp
+
+    from pbnn.vae.model import VAEModel
+
+    key = (spec, tuple(input_shape))
+    if key in _NETWORKS:
+        _NETWORKS.move_to_end(key)
+        return _NETWORKS[key]
+    model = VAEModel(spec, tuple(input_shape))
+
+    def decode_mean(draws, z):  # the mean over draws of E[x | z, w_s]
+        def add(total, w):
+            return total + model.mean_of(model.decode(w, z)), None
+
+        total, _ = jax.lax.scan(add, jnp.zeros((z.shape[0], model.n_features)), draws)
+        return total / jax.tree.leaves(draws)[0].shape[0]
+
+    def decode_picked(draws, z, picks):  # row i decoded with draw picks[i]
+        def pick(out, sw):
+            s, w = sw
+            return jnp.where((picks == s)[:, None], model.mean_of(model.decode(w, z)), out), None
+
+        n_draws = jax.tree.leaves(draws)[0].shape[0]
+        out, _ = jax.lax.scan(pick, jnp.zeros((z.shape[0], model.n_features)), (jnp.arange(n_draws), draws))
+        return out
+
+    compiled = {
+        "encode": jax.jit(model.encode),
+        "decode_mean": jax.jit(decode_mean),
+        "decode_picked": jax.jit(decode_picked),
+        "sample_terms": jax.jit(model.sample_terms),
+    }
+    _NETWORKS[key] = (model, compiled)
+    while len(_NETWORKS) > NETWORKS_CACHE_SIZE:
+        _NETWORKS.popitem(last=False)
+    return model, compiled
 
 
 def _log_mean_exp(terms: np.ndarray) -> np.ndarray:
