@@ -94,5 +94,5 @@ def vae_digits() -> VAE:
 
 def vae_mnist() -> VAE:
     """A VAE for 28x28 binarized MNIST: encoder 256 relu units, a 16-d latent, decoder 256 relu units, Bernoulli
-    pixels, a point decoder; 10000 steps of 128."""
+    pixels, a point decoder; 4000 steps of 128."""
     return get("vae_mnist")
