@@ -112,6 +112,11 @@ def test_toml_errors_give_the_line():
     bad_units = text.replace("units = 128", "units = 0")
     with pytest.raises(SpecError, match=r"^<string>, line 9: encoder\[1\]: Dense.units: expected a positive"):
         pbnn.spec.spec_from_toml(bad_units)
+    conv = text.replace('[[decoder]]\nkind = "dense"\nunits = 128', '[[decoder]]\nkind = "conv2d"\nfilters = 4\nkernel_size = 3')
+    with pytest.raises(SpecError, match=r"^<string>, line 14: decoder\[1\] Conv2D\(4, 3x3, relu\): Conv2D expects"):
+        pbnn.spec.spec_from_toml(conv)
+    with pytest.raises(SpecError, match=r"^<string>, line \d+: prior: expected None \(a point decoder\)"):
+        pbnn.spec.spec_from_toml(text + '\n[prior]\nkind = "laplace"\nb = 1.0\n')
     with pytest.raises(SpecError, match=r"^<string>, line 1: kind: unknown spec kind 'gan'; expected one of vae "
                                         r"\(a file without kind is a BNN\)$"):
         pbnn.spec.spec_from_toml(text.replace('kind = "vae"', 'kind = "gan"'))

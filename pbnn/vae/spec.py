@@ -11,8 +11,8 @@ features; pbnn adds the head ``Dense(n_features)`` whose outputs are the likelih
 >>> spec = pbnn.VAE(encoder=[L.Dense(64, activation="relu")], latent=2, decoder=[L.Dense(64, activation="relu")])
 >>> spec.bayesian, spec.encoder_stack((1, 8, 8)).output_shapes((1, 8, 8))
 (False, [(64,), (4,)])
->>> pbnn.load_spec.__module__, pbnn.spec.spec_from_toml(spec.to_toml()) == spec
-('pbnn.spec', True)
+>>> pbnn.spec.spec_from_toml(spec.to_toml()) == spec  # what pbnn.load_spec does with a file
+True
 >>> pbnn.VAE(latent=0)
 Traceback (most recent call last):
 ...
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -184,7 +185,7 @@ class VAE:
 
         >>> import pbnn
         >>> pbnn.zoo.vae_digits().n_params((1, 8, 8))
-        {'encoder': 12448, 'decoder': 10560}
+        {'encoder': 12448, 'decoder': 10432}
         """
         out = {}
         for part, stack, shape in (("encoder", self.encoder_stack(input_shape), tuple(input_shape)),
@@ -230,9 +231,11 @@ class VAE:
             key = message.split(":", 1)[0]
             if key.startswith("fit."):
                 raise SpecError(message, table="fit", key=key[4:]) from None
-            if "[" in key:  # encoder[1].prior
-                table, _, field_name = key.partition(".")
-                raise SpecError(message, table=table, key=field_name or None) from None
+            layer = re.match(r"(encoder|decoder)\[\d+\](\.(\w+))?", key)
+            if layer:  # encoder[1].prior, or decoder[1] Conv2D(...): a shape that does not fit
+                raise SpecError(message, table=layer[0].split(".")[0], key=layer[3] or "kind") from None
+            if key == "prior":
+                raise SpecError(message, table="prior", key="kind") from None
             raise SpecError(message, table="spec", key=key if key in rest else None) from None
 
     def to_toml(self) -> str:
@@ -277,7 +280,7 @@ class VAE:
         VAE 'vae_digits': latent 16, likelihood 'bernoulli', point decoder
           encoder: Dense(128, relu) -> Dense(32, identity) (mean and scale of q(z | x))
           decoder: Dense(128, relu) -> Dense(64, identity) (the likelihood's parameter per feature)
-          parameters: encoder 12448, decoder 10560
+          parameters: encoder 12448, decoder 10432
         """
         n = math.prod(input_shape) if input_shape is not None else "n_features"
         enc = [layer.describe() for layer in self.encoder] + [f"Dense({2 * self.latent}, identity)"]
