@@ -11,6 +11,8 @@ data back::
     fit = pbnn.fit(spec, X_train, y_train, method="advi", steps=10_000, seed=1)
     fit.predict(X_test).accuracy(y_test)
 
+A variational autoencoder is a spec too (:mod:`pbnn.vae`): ``pbnn.fit_vae(pbnn.zoo.vae_digits(), X_train)``.
+
 ``import pbnn`` loads nothing but this file and :mod:`pbnn.errors`: each public name and submodule is
 imported on first use, so that the command line and spec files work without PyMC, JAX or scikit-learn
 (``pbnn --help`` takes 0.16 s of CPU time instead of 5.1 s when everything was imported up front,
