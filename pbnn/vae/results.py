@@ -215,7 +215,7 @@ class VAEFit:
         >>> ds = pbnn.datasets.digits()
         >>> fit = pbnn.fit_vae(pbnn.zoo.vae_digits(), ds.X_train, steps=200, progressbar=False, seed=0)
         >>> bound = fit.iwae(ds.X_test[:50], k=100)
-        >>> bound.per_point.shape, bound.mean > fit.elbo(ds.X_test[:50]).mean()
+        >>> bound.per_point.shape, bound.mean > float(fit.elbo(ds.X_test[:50]).mean())
         ((50,), True)
         """
         from pbnn.validation import check_positive_int
