@@ -105,6 +105,18 @@ def test_zoo_lists_and_loads_the_vaes():
     assert dict(spec.fit_settings) == {"steps": 5000, "batch_size": 128, "learning_rate": 0.001}
 
 
+def test_pbnn_zoo_lists_the_vaes(capsys):
+    import pbnn.cli
+
+    assert pbnn.cli.main(["zoo"]) == 0
+    out = capsys.readouterr().out
+    assert "vae_digits: A VAE for 8x8 digits" in out and "VAE, latent 16; likelihood bernoulli; point decoder" in out
+    for model in ("vae_digits", "models/vae/vae_digits.toml"):
+        assert pbnn.cli.main(["fit", model, "--data", "digits"]) == 2
+        assert (f"pbnn: error: model: '{model}' is a VAE spec; the command line fits BNNs: fit it from Python with "
+                "pbnn.fit_vae(pbnn.load_spec(...), X)") in capsys.readouterr().err
+
+
 def test_toml_errors_give_the_line():
     text = pbnn.zoo.vae_digits().to_toml()
     with pytest.raises(SpecError, match=r"^<string>, line 4: latent: expected a positive integer, got 0$"):
