@@ -509,6 +509,110 @@ NOTEBOOKS["05_regression"] = [
     """),
 ]
 
+# -- 06 --------------------------------------------------------------------------------------------
+NOTEBOOKS["06_vae"] = [
+    md("""
+    # Variational autoencoders: amortized VI, a point or a Bayesian decoder
+
+    A variational autoencoder is a generative model built from networks: a latent code `z ~ N(0, I)` and a
+    decoder `p(x | z)` that turns it into an image. An encoder `q(z | x)` gives, for every image, the mean and
+    scale of a Gaussian over its code: *amortized* inference, one network for all the observations instead of
+    variational parameters per image. Both are fitted on the ELBO, `E_q[log p(x | z)] - KL(q(z | x) || p(z))`,
+    with minibatches (Kingma & Welling 2014). With a prior on the decoder's weights, pbnn infers them too, by
+    mean-field VI: a Bayesian decoder.
+
+    Set `PBNN_QUICK=1` for a run in seconds; without it the notebook uses the real sizes.
+    """),
+    code(SETUP + "import dataclasses\n\nfrom pbnn import priors as P\n"),
+    md("""
+    The data: scikit-learn's 8x8 digits, pixels divided by 16 into [0, 1] (a Bernoulli likelihood per pixel).
+    The zoo's model has a 16-d latent space; for pictures we first take a 2-d one (in quick mode the zoo's 16-d
+    one, whose fit the next section then reuses: one compilation less; the plots show 16-d codes on their first
+    two principal components and decode a grid over two of their dims).
+    """),
+    code("""
+    ds = pbnn.datasets.digits()
+    steps = 300 if QUICK else 5000
+    spec2 = dataclasses.replace(pbnn.zoo.vae_digits(), latent=16 if QUICK else 2)
+    print(spec2.summary(ds.X_train.shape[1:]))
+    fit2 = pbnn.fit_vae(spec2, ds.X_train, steps=steps, seed=0, progressbar=False)
+    elbo = fit2.optimizer_stats["elbo"].values
+    print(f"ELBO: first 50 steps {elbo[:50].mean():.2f}, last 50 steps {elbo[-50:].mean():.2f} nats per image")
+    """),
+    code("""
+    pbnn.plot.elbo_trace(fit2)
+    """),
+    md("""
+    The means of `q(z | x)` of the test images, coloured by digit: the classes gather in regions of the latent
+    space although the model never saw a label.
+    """),
+    code("""
+    pbnn.plot.latent_scatter(fit2, ds.X_test, ds.y_test)
+    """),
+    md("""
+    Test images beside their reconstructions (decoded at the mean of `q(z | x)`), new images from the prior, and the
+    decoder over a grid of the 2-d latent space (the prior's quantiles 0.05 to 0.95).
+    """),
+    code("""
+    pbnn.plot.reconstructions(fit2, ds.X_test, n=10)
+    """),
+    code("""
+    pbnn.plot.prior_samples(fit2, n=36, seed=0)
+    """),
+    code("""
+    pbnn.plot.latent_manifold(fit2, n=15)
+    """),
+    md("""
+    ## A 16-d latent space: codes that classify, and the IWAE bound
+
+    The zoo's model has 16 latent dims. A 5-nearest-neighbour classifier on the latent means measures how well
+    the codes separate the digits. `fit.iwae(X, k)` estimates the log-likelihood of held-out images by importance
+    sampling (Burda et al. 2016): the log-mean-exp of `k` importance weights, a bound that rises with `k`
+    towards `log p(x)` and is at least the ELBO (`k = 1`).
+    """),
+    code("""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    spec16 = pbnn.zoo.vae_digits()
+    fit16 = pbnn.fit_vae(spec16, ds.X_train, steps=steps, seed=0, progressbar=False)
+    knn = KNeighborsClassifier(n_neighbors=5).fit(fit16.latent["mean"].values, ds.y_train)
+    print(f"5-NN accuracy on the test latent means (latent 16): {knn.score(fit16.encode(ds.X_test).mean, ds.y_test):.3f}")
+    X_eval = ds.X_test[:200] if QUICK else ds.X_test
+    k = 100 if QUICK else 1000
+    bound, test_elbo = fit16.iwae(X_eval, k=k, seed=0), fit16.elbo(X_eval, samples=100, seed=1)
+    print(f"point decoder: test IWAE (K={k}) {bound.mean:.2f} +- {bound.se:.2f}, test ELBO {test_elbo.mean():.2f} nats per image")
+    """),
+    md("""
+    ## A Bayesian decoder
+
+    `prior=P.Normal(1.0)` makes the decoder's weights random: mean-field Gaussian `q(w)`, its KL to the prior
+    divided by the number of images in the objective. The fit keeps `q(w)` (`decoder` means and `decoder_sd`) and
+    draws from it (`posterior`, dims `chain, draw, ...`). Its IWAE bound draws the weights once per importance
+    sample: a bound on the predictive density of a test image under `q(w)`.
+    """),
+    code("""
+    bayes = pbnn.fit_vae(dataclasses.replace(spec16, prior=P.Normal(1.0)), ds.X_train, steps=steps, seed=0,
+                         draws=20 if QUICK else 100, progressbar=False)
+    bound_b, elbo_b = bayes.iwae(X_eval, k=k, seed=0), bayes.elbo(X_eval, samples=100, seed=1)
+    print(f"Bayesian decoder: test IWAE (K={k}) {bound_b.mean:.2f} +- {bound_b.se:.2f}, test ELBO {elbo_b.mean():.2f} nats per image")
+    sd = np.concatenate([bayes.idata["decoder_sd"][name].values.ravel() for name in bayes.idata["decoder_sd"].data_vars])
+    print(f"sd of q(w): median {np.median(sd):.3g}, 90% of the weights below {np.quantile(sd, 0.9):.3g}")
+    bayes.idata["posterior"]
+    """),
+    md("""
+    A fit is saved like a BNN run (`spec.toml` and NetCDF, no pickle) and `pbnn.load` gives it back, predicting the
+    same.
+    """),
+    code("""
+    import tempfile
+
+    path = fit16.save(f"{tempfile.mkdtemp()}/vae-digits")
+    back = pbnn.load(path)
+    print(type(back).__name__, "reconstructs identically:", np.array_equal(back.reconstruct(ds.X_test[:50]),
+                                                                          fit16.reconstruct(ds.X_test[:50])))
+    """),
+]
+
 
 def build(folder: Path = HERE) -> dict[str, Path]:
     """Write every notebook of :data:`NOTEBOOKS` to ``folder``; returns name -> path."""

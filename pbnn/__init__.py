@@ -11,6 +11,8 @@ data back::
     fit = pbnn.fit(spec, X_train, y_train, method="advi", steps=10_000, seed=1)
     fit.predict(X_test).accuracy(y_test)
 
+A variational autoencoder is a spec too (:mod:`pbnn.vae`): ``pbnn.fit_vae(pbnn.zoo.vae_digits(), X_train)``.
+
 ``import pbnn`` loads nothing but this file and :mod:`pbnn.errors`: each public name and submodule is
 imported on first use, so that the command line and spec files work without PyMC, JAX or scikit-learn
 (``pbnn --help`` takes 0.16 s of CPU time instead of 5.1 s when everything was imported up front,
@@ -37,6 +39,9 @@ _EXPORTS = {
     "ood_auroc": "pbnn.uncertainty",
     "scores": "pbnn.uncertainty",
     "uncertainty": "pbnn.uncertainty",
+    "VAE": "pbnn.vae.spec",
+    "VAEFit": "pbnn.vae.results",
+    "fit_vae": "pbnn.vae.fitting",
 }
 
 __all__ = [
@@ -47,12 +52,15 @@ __all__ = [
     "Fit",
     "FitError",
     "SpecError",
+    "VAE",
+    "VAEFit",
     "__version__",
     "compare",
     "datasets",
     "diagnose",
     "elpd",
     "fit",
+    "fit_vae",
     "layers",
     "likelihoods",
     "load",
@@ -66,6 +74,7 @@ __all__ = [
     "scores",
     "sklearn",
     "uncertainty",
+    "vae",
     "zoo",
 ]
 

@@ -73,6 +73,13 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         print(f"    {layers}; prior {spec.prior.describe()}; likelihood {spec.likelihood}; file {zoo.path(name)}")
         if spec.fit_settings:
             print("    fit: " + ", ".join(f"{k} {v}" for k, v in spec.fit_settings.items()))
+    for name in zoo.vae_names():  # fitted from Python: pbnn.fit_vae(pbnn.zoo.get(name), X)
+        spec = zoo.get(name)
+        print(f"{name}: {spec.description}")
+        print(f"    VAE, latent {spec.latent}; likelihood {spec.likelihood}; {spec.describe_decoder()} decoder; "
+              f"file {zoo.path(name)}; fitted with pbnn.fit_vae")
+        if spec.fit_settings:
+            print("    fit: " + ", ".join(f"{k} {v}" for k, v in spec.fit_settings.items()))
     return 0
 
 
@@ -214,10 +221,20 @@ def _model(text: str):
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise CLIError(f"model: no such spec file {text!r}")
-        return _guard(lambda: load_spec(path))
-    if text in zoo.names():
-        return zoo.get(text)
+        return _bnn(text, _guard(lambda: load_spec(path)))
+    if text in zoo.names() or text in zoo.vae_names():
+        return _bnn(text, zoo.get(text))
     raise CLIError(f"model: {text!r} is neither a spec file nor a zoo model; zoo models: {', '.join(zoo.names())}")
+
+
+def _bnn(text: str, spec):
+    """``spec`` if it is a BNN: the command line fits BNNs (a VAE is fitted from Python)."""
+    from pbnn.spec import BNN
+
+    if not isinstance(spec, BNN):
+        raise CLIError(f"model: {text!r} is a {type(spec).__name__} spec; the command line fits BNNs: fit it from "
+                       "Python with pbnn.fit_vae(pbnn.load_spec(...), X)")
+    return spec
 
 
 def _data(args: argparse.Namespace):

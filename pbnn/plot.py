@@ -19,13 +19,16 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from pbnn.predict import Predictions
 from pbnn.results import Fit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pbnn.vae.results import VAEFit
 
 #: Marker shapes of the classes in scatter plots of data (cycled beyond eight classes).
 CLASS_MARKERS = "o^sDvP*X"
@@ -434,6 +437,144 @@ def _named(preds: Predictions | Mapping[str, Predictions], classification_only: 
     if classification_only and any(p.task != "classification" for p in named.values()):
         raise TypeError("preds: this plot needs classifier predictions")
     return named
+
+
+# -- variational autoencoders ----------------------------------------------------------------------
+
+
+def latent_scatter(fit: VAEFit, X: Any | None = None, y: Any | None = None, *, path: str | Path | None = None,
+                   title: str | None = None) -> Figure:
+    """The means of ``q(z | x)`` of observations ``X`` (default: the training points, ``fit.latent``), coloured
+    by their classes ``y`` when given. A latent space of more than 2 dims is shown on the first two principal
+    components of the means; a 1-d one against the class.
+
+    >>> import pbnn
+    >>> ds = pbnn.datasets.digits()
+    >>> fit = pbnn.fit_vae(pbnn.zoo.vae_digits(), ds.X_train, steps=100, progressbar=False, seed=0)
+    >>> len(latent_scatter(fit, ds.X_test, ds.y_test).axes)  # the scatter and the colour bar of the classes
+    2
+    """
+    mean = fit.latent["mean"].values if X is None else fit.encode(X).mean
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (len(mean),):
+            raise ValueError(f"y: expected one label per observation, shape ({len(mean)},), got {y.shape}")
+    labels = ("z[0]", "z[1]")
+    if mean.shape[1] == 1:
+        points = np.column_stack([mean[:, 0], y if y is not None else np.zeros(len(mean))])
+        labels = ("z[0]", "class" if y is not None else "")
+    elif mean.shape[1] == 2:
+        points = mean
+    else:
+        centred = mean - mean.mean(axis=0)
+        _, sv, vt = np.linalg.svd(centred, full_matrices=False)
+        points = centred @ vt[:2].T
+        share = sv[:2] ** 2 / np.sum(sv**2)
+        labels = (f"principal component 1 ({share[0]:.0%} of the variance)",
+                  f"principal component 2 ({share[1]:.0%})")
+    fig = _figure(6.5, 5.5)
+    ax = fig.subplots()
+    if y is None:
+        ax.scatter(points[:, 0], points[:, 1], s=8, c="C0", alpha=0.7)
+    else:
+        classes = np.unique(y)
+        colours = np.searchsorted(classes, y)
+        cmap = "tab10" if len(classes) <= 10 else "tab20"
+        sc = ax.scatter(points[:, 0], points[:, 1], s=8, c=colours, cmap=cmap, alpha=0.8,
+                        vmin=-0.5, vmax=len(classes) - 0.5)
+        bar = fig.colorbar(sc, ax=ax, ticks=np.arange(len(classes)))
+        bar.ax.set_yticklabels([str(c) for c in classes])
+        bar.set_label("class")
+    which = "training" if X is None else "given"
+    ax.set(xlabel=labels[0], ylabel=labels[1],
+           title=title or f"{fit.spec.name}: means of q(z | x) of the {which} observations (latent {mean.shape[1]})")
+    return _finish(fig, path)
+
+
+def reconstructions(fit: VAEFit, X: Any, *, n: int = 10, path: str | Path | None = None) -> Figure:
+    """The first ``n`` observations of ``X`` (top row) beside their reconstructions ``fit.reconstruct(X)``
+    (bottom row)."""
+    X = np.asarray(X, dtype=np.float64)[:n]
+    shown = [_images(fit, X), _images(fit, fit.reconstruct(X))]
+    fig = _figure(1.1 * len(X), 2.6)
+    axes = np.atleast_2d(fig.subplots(2, len(X), squeeze=False))
+    for row, (images, label) in enumerate(zip(shown, ("input", "reconstruction"), strict=True)):
+        for col, image in enumerate(images):
+            _show_image(axes[row, col], image)
+        axes[row, 0].set_ylabel(label, fontsize="small")
+        axes[row, 0].yaxis.set_visible(True)
+        axes[row, 0].set_yticks([])
+    fig.suptitle(f"{fit.spec.name}: inputs and their reconstructions at the mean of q(z | x)")
+    return _finish(fig, path)
+
+
+def prior_samples(fit: VAEFit, n: int = 36, *, seed: int = 0, noise: bool = False,
+                  path: str | Path | None = None) -> Figure:
+    """``n`` observations generated from the prior, ``fit.sample(n, seed=seed, noise=noise)``, on a square grid."""
+    images = _images(fit, fit.sample(n, seed=seed, noise=noise))
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    fig = _figure(1.0 * cols, 1.0 * rows + 0.4)
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    for k, ax in enumerate(axes.ravel()):
+        if k < n:
+            _show_image(ax, images[k])
+        else:
+            ax.set_axis_off()
+    what = "drawn from the likelihood" if noise else "expected observations"
+    fig.suptitle(f"{fit.spec.name}: z ~ N(0, I) decoded ({what})")
+    return _finish(fig, path)
+
+
+def latent_manifold(fit: VAEFit, *, n: int = 15, dims: tuple[int, int] = (0, 1), quantile: float = 0.05,
+                    path: str | Path | None = None) -> Figure:
+    """The decoder over a ``n x n`` grid of two latent dims ``dims`` (the others at 0): the grid's values are the
+    prior's quantiles from ``quantile`` to ``1 - quantile``, so that each cell holds as much prior mass."""
+    from scipy.stats import norm
+
+    latent = fit.spec.latent
+    if latent < 2:
+        raise ValueError(f"latent_manifold: needs a latent space of at least 2 dims, this VAE has {latent}")
+    if len(dims) != 2 or len(set(dims)) != 2 or not all(0 <= d < latent for d in dims):
+        raise ValueError(f"dims: expected two different latent dims in 0..{latent - 1}, got {dims!r}")
+    if not 0 < quantile < 0.5:
+        raise ValueError(f"quantile: expected a number in (0, 0.5), got {quantile!r}")
+    grid = norm.ppf(np.linspace(quantile, 1 - quantile, n))
+    z = np.zeros((n * n, latent))
+    z[:, dims[0]] = np.tile(grid, n)
+    z[:, dims[1]] = np.repeat(grid[::-1], n)  # the top row holds the largest values
+    images = _images(fit, fit.decode(z))
+    pad = [(0, 0), (0, 1), (0, 1)] + [(0, 0)] * (images.ndim - 3)  # a blank line between the cells
+    images = np.pad(np.clip(images, 0, 1), pad)
+    h, w = images.shape[1:3]
+    tiled = images.reshape(n, n, h, w, *images.shape[3:]).swapaxes(1, 2).reshape(n * h, n * w, *images.shape[3:])
+    fig = _figure(7, 7)
+    ax = fig.subplots()
+    ax.imshow(tiled, cmap="gray_r" if tiled.ndim == 2 else None, vmin=0, vmax=1,
+              extent=(grid[0], grid[-1], grid[0], grid[-1]))
+    ax.set(xlabel=f"z[{dims[0]}]", ylabel=f"z[{dims[1]}]",
+           title=f"{fit.spec.name}: decoded latent grid ({n} x {n}, prior quantiles {quantile:g} to {1 - quantile:g})")
+    return _finish(fig, path)
+
+
+def _images(fit: VAEFit, X: np.ndarray) -> np.ndarray:
+    """Observations as images (N, H, W), or (N, H, W, 3) for 3 channels; flat observations of a square size as
+    square images."""
+    shape = fit.input_shape
+    X = np.asarray(X).reshape(len(X), *shape)
+    if len(shape) == 3 and shape[0] in (1, 3):
+        return X[:, 0] if shape[0] == 1 else np.moveaxis(X, 1, -1)
+    side = int(round(np.sqrt(np.prod(shape))))
+    if len(shape) == 1 and side * side == shape[0]:
+        return X.reshape(len(X), side, side)
+    raise ValueError(f"fit: observations of shape {shape} are not images (expected (1 or 3, H, W) or a square "
+                     "number of features)")
+
+
+def _show_image(ax: Any, image: np.ndarray) -> None:
+    ax.imshow(np.clip(image, 0, 1), cmap="gray_r" if image.ndim == 2 else None, vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _finish(fig: Figure, path: str | Path | None) -> Figure:

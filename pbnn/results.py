@@ -32,6 +32,8 @@ from pbnn.spec import BNN
 if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
+    from pbnn.vae.results import VAEFit
+
 SPEC_FILE = "spec.toml"
 IDATA_FILE = "idata.nc"
 #: The files of a run folder: nothing else is kept in it (a save replaces the folder as a whole).
@@ -200,6 +202,9 @@ class Fit:
                 if not (path / name).is_file():
                     raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
             spec = load_spec(path / SPEC_FILE)
+            if not isinstance(spec, BNN):
+                raise ValueError(f"{path / SPEC_FILE}: a {type(spec).__name__} spec, not a BNN; load the run with "
+                                 "pbnn.load")
             try:
                 with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
                     idata = tree.load()
@@ -232,9 +237,27 @@ class Fit:
         return f"<pre>{html.escape(self.summary())}</pre>" + self.spec._repr_html_(self.input_shape)
 
 
-def load(path: str | Path) -> Fit:
-    """Read a run written by :meth:`Fit.save`. Loading never executes code from the files."""
+def load(path: str | Path) -> Fit | VAEFit:
+    """Read a run written by :meth:`Fit.save` (or :meth:`pbnn.VAEFit.save`: a VAE run, whose ``spec.toml`` says
+    ``kind = "vae"``, comes back as a :class:`~pbnn.VAEFit`). Loading never executes code from the files."""
+    if _spec_kind(Path(path)) == "vae":
+        from pbnn.vae.results import VAEFit
+
+        return VAEFit.load(path)
     return Fit.load(path)
+
+
+def _spec_kind(path: Path) -> str | None:
+    """The top-level ``kind`` of a run folder's spec file (None: a BNN, or no readable spec: ``Fit.load`` says why)."""
+    import tomllib
+
+    try:
+        with rundir.reading(path):
+            text = (path / SPEC_FILE).read_text()
+        kind = tomllib.loads(text).get("kind")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return kind if isinstance(kind, str) else None
 
 
 def _is_json(kind: type) -> Callable[[Any], bool]:

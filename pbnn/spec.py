@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pymc as pm
 
+    from pbnn.vae.spec import VAE
+
 _TOP_KEYS = ("name", "description", "likelihood", "prior", "layers", "fit")
 #: The method a spec's fit settings are for when their table names none (:func:`pbnn.fit`'s default).
 DEFAULT_METHOD = "advi"
@@ -116,14 +118,7 @@ class BNN:
 
         Raises :class:`~pbnn.errors.SpecError` naming the first layer that does not fit.
         """
-        shapes, shape = [], tuple(input_shape)
-        for i, layer in enumerate(self.layers, start=1):
-            try:
-                shape = layer.output_shape(shape)
-            except SpecError as err:
-                raise SpecError(f"layers[{i}] {layer.describe()}: {err}") from None
-            shapes.append(shape)
-        return shapes
+        return layer_shapes(self.layers, input_shape, "layers")
 
     def n_params(self, input_shape: Shape) -> int:
         """Total number of weights and biases for inputs of ``input_shape``."""
@@ -161,20 +156,12 @@ class BNN:
 
     # -- serialization -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        layers = []
-        for layer in self.layers:
-            entry: dict[str, Any] = {"kind": layer.kind}
-            # TOML has no null: a field left at None (e.g. a pool's stride) is omitted and reads back as its default
-            entry.update({f.name: getattr(layer, f.name) for f in fields(layer) if getattr(layer, f.name) is not None})
-            if isinstance(entry.get("prior"), Prior):  # a layer's own prior: an inline table
-                entry["prior"] = entry["prior"].to_dict()
-            layers.append(entry)
         out = {
             "name": self.name,
             "description": self.description,
             "likelihood": self.likelihood_.to_value(),
             "prior": self.prior.to_dict(),
-            "layers": layers,
+            "layers": [layer_table(layer) for layer in self.layers],
         }
         if self.fit_settings:
             out["fit"] = dict(self.fit_settings)
@@ -240,24 +227,7 @@ class BNN:
 
         Documents over :data:`MAX_SPEC_BYTES` or nested deeper than :data:`MAX_SPEC_DEPTH` are refused.
         """
-        if len(text) > MAX_SPEC_BYTES:
-            raise SpecError(f"{source}: {len(text)} characters, more than a spec may have ({MAX_SPEC_BYTES})")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise SpecError(f"{source}: not valid TOML: {err}") from None
-        except RecursionError:
-            raise SpecError(f"{source}: arrays or tables nested deeper than Python can parse; "
-                            f"a spec nests at most {MAX_SPEC_DEPTH} levels") from None
-        if _nesting(data) > MAX_SPEC_DEPTH:
-            raise SpecError(f"{source}: arrays or tables nested more than {MAX_SPEC_DEPTH} levels deep; "
-                            f"a spec nests at most {MAX_SPEC_DEPTH}")
-        try:
-            return cls.from_dict(data)
-        except SpecError as err:
-            line = _line_of(text, err.table, err.key)
-            where = f"{source}, line {line}" if line else source
-            raise SpecError(f"{where}: {err}", table=err.table, key=err.key) from None
+        return from_parsed(cls, parse_toml(text, source=source), text, source)
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_toml` to ``path``."""
@@ -302,8 +272,9 @@ class BNN:
         return f"<pre>{html.escape(self.summary(input_shape))}</pre>"
 
 
-def load_spec(path: str | Path) -> BNN:
-    """Read a spec from a TOML file (e.g. ``models/two_layer_tanh.toml``).
+def load_spec(path: str | Path) -> BNN | VAE:
+    """Read a spec from a TOML file (e.g. ``models/two_layer_tanh.toml``): a :class:`BNN`, or a
+    :class:`pbnn.VAE` when the file says ``kind = "vae"`` (``models/vae/vae_digits.toml``).
 
     >>> import pbnn
     >>> pbnn.load_spec(pbnn.zoo.path("two_layer_tanh")).name
@@ -324,7 +295,85 @@ def load_spec(path: str | Path) -> BNN:
     except UnicodeDecodeError as err:
         raise SpecError(f"{path}: not a TOML text file (byte 0x{data[err.start]:02x} at offset {err.start} "
                         "is not UTF-8)") from None
-    return BNN.from_toml(text, source=str(path))
+    return spec_from_toml(text, source=str(path))
+
+
+#: Spec classes by the top-level ``kind`` key of a spec file; a file without one is a :class:`BNN`.
+SPEC_KINDS: dict[str, str] = {"vae": "pbnn.vae.spec:VAE"}
+
+
+def spec_from_toml(text: str, *, source: str = "<string>") -> Any:
+    """The spec of a TOML document: a :class:`BNN`, or the spec its top-level ``kind`` names
+    (``kind = "vae"``: a :class:`pbnn.VAE`).
+
+    >>> import pbnn
+    >>> type(spec_from_toml(pbnn.zoo.vae_digits().to_toml())).__name__
+    'VAE'
+    """
+    data = parse_toml(text, source=source)
+    kind = data.get("kind")
+    if kind is None:
+        return from_parsed(BNN, data, text, source)
+    if not isinstance(kind, str) or kind not in SPEC_KINDS:
+        line = _line_of(text, "spec", "kind")
+        where = f"{source}, line {line}" if line else source
+        raise SpecError(f"{where}: kind: unknown spec kind {kind!r}; expected one of {', '.join(SPEC_KINDS)} "
+                        "(a file without kind is a BNN)", table="spec", key="kind")
+    import importlib
+
+    module, _, name = SPEC_KINDS[kind].partition(":")
+    return from_parsed(getattr(importlib.import_module(module), name), data, text, source)
+
+
+def parse_toml(text: str, *, source: str = "<string>") -> dict[str, Any]:
+    """A spec document's TOML as a dict; documents over :data:`MAX_SPEC_BYTES` or nested deeper than
+    :data:`MAX_SPEC_DEPTH` are refused."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: {len(text)} characters, more than a spec may have ({MAX_SPEC_BYTES})")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{source}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: arrays or tables nested deeper than Python can parse; "
+                        f"a spec nests at most {MAX_SPEC_DEPTH} levels") from None
+    if _nesting(data) > MAX_SPEC_DEPTH:
+        raise SpecError(f"{source}: arrays or tables nested more than {MAX_SPEC_DEPTH} levels deep; "
+                        f"a spec nests at most {MAX_SPEC_DEPTH}")
+    return data
+
+
+def from_parsed(cls: Any, data: dict[str, Any], text: str, source: str) -> Any:
+    """``cls.from_dict(data)``, its errors prefixed with ``source`` and the line of ``text`` they point at."""
+    try:
+        return cls.from_dict(data)
+    except SpecError as err:
+        line = _line_of(text, err.table, err.key)
+        where = f"{source}, line {line}" if line else source
+        raise SpecError(f"{where}: {err}", table=err.table, key=err.key) from None
+
+
+def layer_shapes(layers: Sequence[Layer], input_shape: Shape, where: str) -> list[Shape]:
+    """Each layer's output shape for inputs of ``input_shape``; a :class:`SpecError` names the first layer
+    that does not fit as ``{where}[i]`` (1-based)."""
+    shapes, shape = [], tuple(input_shape)
+    for i, layer in enumerate(layers, start=1):
+        try:
+            shape = layer.output_shape(shape)
+        except SpecError as err:
+            raise SpecError(f"{where}[{i}] {layer.describe()}: {err}") from None
+        shapes.append(shape)
+    return shapes
+
+
+def layer_table(layer: Layer) -> dict[str, Any]:
+    """A layer as its TOML table: ``kind`` and every field not at None (TOML has no null: a field left at None,
+    e.g. a pool's stride, is omitted and reads back as its default); a layer's own prior as an inline table."""
+    entry: dict[str, Any] = {"kind": layer.kind}
+    entry.update({f.name: getattr(layer, f.name) for f in fields(layer) if getattr(layer, f.name) is not None})
+    if isinstance(entry.get("prior"), Prior):
+        entry["prior"] = entry["prior"].to_dict()
+    return entry
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
@@ -421,13 +470,13 @@ def _line_of(text: str, table: str | None, key: str | None) -> int | None:
     """The 1-based line of ``key`` in ``table`` (``"spec"`` = top level, ``"layers[2]"``) of TOML ``text``."""
     if table is None or key is None:
         return None
-    current, n_layers = "spec", 0
+    current, counts = "spec", {}
     pattern = re.compile(rf"""\s*(["']?){re.escape(key)}\1\s*=""")
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"\s*(\[\[?)\s*([^\]]+?)\s*\]", line)
-        if header and header[1] == "[[":
-            n_layers += header[2] == "layers"
-            current = f"layers[{n_layers}]" if header[2] == "layers" else header[2]
+        if header and header[1] == "[[":  # an array of tables: layers[1], layers[2], encoder[1], ...
+            counts[header[2]] = counts.get(header[2], 0) + 1
+            current = f"{header[2]}[{counts[header[2]]}]"
         elif header:
             current = header[2]
         elif current == table and pattern.match(line):

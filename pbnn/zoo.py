@@ -1,4 +1,5 @@
-"""The model zoo: specs shipped as TOML files in ``pbnn/models/`` (``models/`` in the repository).
+"""The model zoo: specs shipped as TOML files in ``pbnn/models/`` (``models/`` in the repository); the
+variational autoencoders in ``pbnn/models/vae/`` (:func:`vae_names`).
 
 >>> import pbnn
 >>> {'two_layer_tanh', 'conv'} <= set(pbnn.zoo.names())
@@ -12,7 +13,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from pbnn.spec import BNN, load_spec
+
+if TYPE_CHECKING:
+    from pbnn.vae.spec import VAE
 
 
 def _folder() -> Path:
@@ -20,18 +26,30 @@ def _folder() -> Path:
 
 
 def names() -> list[str]:
-    """Names of the zoo's models."""
+    """Names of the zoo's BNN models."""
     return sorted(p.stem for p in _folder().glob("*.toml"))
 
 
+def vae_names() -> list[str]:
+    """Names of the zoo's variational autoencoders (:class:`pbnn.VAE` specs).
+
+    >>> vae_names()
+    ['vae_digits', 'vae_mnist']
+    """
+    return sorted(p.stem for p in (_folder() / "vae").glob("*.toml"))
+
+
 def path(name: str) -> Path:
-    """The TOML file of zoo model ``name``."""
+    """The TOML file of zoo model ``name`` (a BNN or a VAE)."""
+    if name in vae_names():
+        return _folder() / "vae" / f"{name}.toml"
     if name not in names():
-        raise ValueError(f"zoo: unknown model {name!r}; expected one of {', '.join(names())}")
+        raise ValueError(f"zoo: unknown model {name!r}; expected one of {', '.join(names())} "
+                         f"(variational autoencoders: {', '.join(vae_names())})")
     return _folder() / f"{name}.toml"
 
 
-def get(name: str) -> BNN:
+def get(name: str) -> BNN | VAE:
     """The spec of zoo model ``name``."""
     return load_spec(path(name))
 
@@ -66,3 +84,16 @@ def conv() -> BNN:
 def conv_hierarchical() -> BNN:
     """The :func:`conv` network with a learned weight scale per layer (non-centred), categorical."""
     return get("conv_hierarchical")
+
+
+def vae_digits() -> VAE:
+    """A VAE for 8x8 digits in [0, 1]: encoder 128 relu units, a 16-d latent, decoder 128 relu units, Bernoulli
+    pixels, a point decoder; 5000 steps of 128 (its ``[fit]`` table). ``dataclasses.replace(spec, latent=2,
+    prior=P.Normal(1.0))`` gives a 2-d latent and a Bayesian decoder."""
+    return get("vae_digits")
+
+
+def vae_mnist() -> VAE:
+    """A VAE for 28x28 binarized MNIST: encoder 256 relu units, a 16-d latent, decoder 256 relu units, Bernoulli
+    pixels, a point decoder; 4000 steps of 128."""
+    return get("vae_mnist")

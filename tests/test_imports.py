@@ -35,7 +35,9 @@ def test_specs_layers_priors_and_zoo_import_nothing_heavy():
         "import pbnn\nfrom pbnn import layers as L, priors as P\n"
         "spec = pbnn.BNN([L.Dense(3, activation='tanh'), L.Dense(1)], prior=P.Normal(sigma=1.0), likelihood='bernoulli')\n"
         "assert pbnn.load_spec(pbnn.zoo.path('two_layer_tanh')) == pbnn.zoo.two_layer_tanh()\n"
-        "pbnn.BNN.from_toml(spec.to_toml()); pbnn.SpecError, pbnn.__version__"
+        "pbnn.BNN.from_toml(spec.to_toml()); pbnn.SpecError, pbnn.__version__\n"
+        "vae = pbnn.VAE(encoder=[L.Dense(8)], latent=2, prior=P.Normal(1.0))\n"
+        "assert pbnn.load_spec(pbnn.zoo.path('vae_digits')) == pbnn.zoo.vae_digits() and pbnn.VAE.from_toml(vae.to_toml()) == vae"
     )
     assert heavy_modules_after(code) == []
 

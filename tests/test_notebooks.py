@@ -26,6 +26,7 @@ NAMES = [
     "03_conv_digits",
     "04_uncertainty_ood",
     "05_regression",
+    "06_vae",
 ]
 
 
@@ -118,6 +119,16 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
         assert _number(r"map: epistemic std inside \S+, outside (\S+);", out) == 0.0
         assert _number(r"x = \+0\.4: aleatoric std (\S+)", out) > _number(r"x = -0\.4: aleatoric std (\S+)", out)
         assert images >= 2
+    elif name == "06_vae":
+        # measured (quick: 300 steps) ELBO -35.8 -> -26.0 nats per image; 5-NN 0.908 on latent 16; test IWAE (K=100)
+        # -25.50 vs ELBO -25.97 (point decoder), -25.51 vs -25.97 (Bayesian: after 300 steps q(w) is still narrow)
+        assert _number(r"last 50 steps (\S+) nats", out) > _number(r"ELBO: first 50 steps (\S+),", out) + 5
+        assert _number(r"5-NN accuracy on the test latent means \(latent 16\): (\S+)", out) > 0.8
+        for decoder in ("point", "Bayesian"):
+            iwae = _number(rf"{decoder} decoder: test IWAE \(K=100\) (\S+) \+-", out)
+            assert iwae >= _number(rf"{decoder} decoder: test IWAE .* test ELBO (\S+) nats", out)
+        assert "VAEFit reconstructs identically: True" in out
+        assert images >= 5  # ELBO trace, latent scatter, reconstructions, prior samples, manifold
 
 
 #: A user's first cells: three optimisers with their progress bars on (as widgets, then as the plain text bar

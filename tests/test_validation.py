@@ -80,5 +80,5 @@ def test_missing_sampler_package_names_the_extra(monkeypatch):
 
 
 def test_spec_must_be_a_bnn():
-    with pytest.raises(TypeError, match="spec: expected a pbnn.BNN, got str"):
+    with pytest.raises(TypeError, match="spec: expected a pbnn.BNN or a pbnn.VAE, got str"):
         pbnn.fit("two_layer_tanh", X, Y)

@@ -8,7 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -23,13 +23,17 @@ from pbnn.scaling import FeatureScaling, TargetScaling
 from pbnn.spec import BNN
 from pbnn.validation import check_data, check_seed
 
+if TYPE_CHECKING:  # pragma: no cover
+    from pbnn.vae.results import VAEFit
+    from pbnn.vae.spec import VAE
+
 __all__ = ["draws_to_posterior", "fit"]
 
 
 def fit(
-    spec: BNN,
+    spec: BNN | VAE,
     X: Any,
-    y: Any,
+    y: Any = None,
     method: str | None = None,
     *,
     seed: int | None = None,
@@ -78,9 +82,21 @@ def fit(
     >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=3000, progressbar=False, seed=1)
     >>> fit.predict(X_te).accuracy(y_te) > 0.8
     True
+
+    A :class:`pbnn.VAE` spec is fitted to ``X`` alone by :func:`pbnn.fit_vae` (``y`` and ``method`` stay None; the
+    options are ``fit_vae``'s) and gives a :class:`pbnn.VAEFit`.
     """
+    from pbnn.vae.spec import VAE
+
+    if isinstance(spec, VAE):
+        return _fit_vae(spec, X, y, method, seed=seed, progressbar=progressbar, standardize=standardize,
+                        classes=classes, **options)
     if not isinstance(spec, BNN):
-        raise TypeError(f"spec: expected a pbnn.BNN, got {type(spec).__name__}")
+        raise TypeError(f"spec: expected a pbnn.BNN or a pbnn.VAE, got {type(spec).__name__}")
+    if y is None:
+        from pbnn.errors import DataError
+
+        raise DataError("y: a BNN is fitted to inputs X and targets y, got y=None (a pbnn.VAE models X alone)")
     if method is None:
         method = spec.fit_method
     entry = get_method(method)
@@ -133,6 +149,23 @@ def fit(
 
         warnings.warn(result.message, UserWarning, stacklevel=2)
     return fitted
+
+
+def _fit_vae(spec: VAE, X: Any, y: Any, method: str | None, *, standardize: bool | None,
+             classes: Sequence[Any] | None, **options: Any) -> VAEFit:
+    """``pbnn.fit`` of a VAE: :func:`pbnn.fit_vae`, refusing the arguments that only a BNN takes."""
+    from pbnn.vae.fitting import fit_vae
+
+    for name, value in (("y", y), ("method", method), ("standardize", standardize), ("classes", classes)):
+        if value is not None:
+            raise TypeError(f"{name}: a pbnn.VAE is fitted to X alone by amortized VI (pbnn.fit_vae) and takes no "
+                            f"{name}, got {_short(value)}")
+    return fit_vae(spec, X, **options)
+
+
+def _short(value: Any) -> str:
+    text = f"an array of shape {value.shape}" if hasattr(value, "shape") else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 #: Models of recent fits, with the functions compiled for them (log densities, the optimisation loop), kept for the
