@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import OrderedDict
-import dataclasses
 from dataclasses import fields
 from typing import Any
 
@@ -69,8 +69,9 @@ def fit_vae(spec: VAE, X: Any, *, seed: int | None = None, progressbar: bool = T
     rate = None if resolved.optimizer is not None else resolved.learning_rate
     optimizer = loop.optimizer_from(resolved.optimizer, resolved.learning_rate, resolved.final_learning_rate,
                                     steps=resolved.steps)
-    optimizer_key = resolved.optimizer or ("adam", resolved.learning_rate, resolved.final_learning_rate, resolved.steps)
-    key = (spec, input_shape, n, batch_size, resolved.mc_samples, optimizer_key)
+    key = (spec, input_shape, n, batch_size, resolved.mc_samples,
+           loop.optimizer_key(resolved.optimizer, resolved.learning_rate, resolved.final_learning_rate,
+                              steps=resolved.steps))
     with progress_bar(progressbar, resolved.steps, label="VAE", value_name="elbo") as advance:
         out = loop.run(loss, params0, steps=resolved.steps, optimizer=optimizer, seed=seed, data=(X,),
                        callback=lambda done, losses: advance(done, -losses), device=resolved.device,
