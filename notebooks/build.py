@@ -160,7 +160,7 @@ NOTEBOOKS["02_hierarchical"] = [
     """),
     code("""
     nuts = {"method": "nuts", "sampler": "numpyro", "chains": 2,
-            "draws": 100 if QUICK else 1000, "tune": 100 if QUICK else 1000}
+            "draws": 60 if QUICK else 1000, "tune": 100 if QUICK else 1000}
     fits = {name: pbnn.fit(spec, ds.X_train, ds.y_train, seed=0, progressbar=False, **nuts)
             for name, spec in (("hierarchical", hier), ("fixed prior", fixed))}
     fits["hierarchical"]
