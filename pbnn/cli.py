@@ -86,8 +86,7 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     import pbnn
 
-    from pbnn.results import RUN_FILES
-    from pbnn.rundir import check_target
+    from pbnn.rundir import RUN_FILES, check_target
 
     spec, data = _model(args.model), _data(args)
     options = _options(args.set)

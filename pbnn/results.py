@@ -24,6 +24,7 @@ import xarray as xr
 from pbnn import rundir
 from pbnn.labels import ATTR as CLASSES_ATTR
 from pbnn.predict import Predictions, predict
+from pbnn.rundir import IDATA_FILE, SPEC_FILE
 from pbnn.scaling import ALL_ATTRS as SCALING_ATTRS
 from pbnn.scaling import ATTRS as TARGET_ATTRS
 from pbnn.scaling import FeatureScaling, TargetScaling
@@ -33,11 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
 
     from pbnn.vae.results import VAEFit
-
-SPEC_FILE = "spec.toml"
-IDATA_FILE = "idata.nc"
-#: The files of a run folder: nothing else is kept in it (a save replaces the folder as a whole).
-RUN_FILES = (SPEC_FILE, IDATA_FILE)
 
 
 class Fit:
@@ -183,34 +179,14 @@ class Fit:
         """
         spec_text = self.spec.to_toml()
         check_run(self.spec, self.idata, f"run for {path}")
-
-        def fill(folder: Path) -> None:
-            (folder / SPEC_FILE).write_text(spec_text)
-            self.idata.to_netcdf(folder / IDATA_FILE, engine="h5netcdf")
-
-        return rundir.write(path, fill, allowed=RUN_FILES, wait=wait)
+        return rundir.save_run(path, spec_text, self.idata, wait=wait)
 
     @classmethod
     def load(cls, path: str | Path) -> Fit:
         """Read a run written by :meth:`save`, checked: its attributes, a finite posterior of the shapes
         the spec gives, finite scalings; errors name the file and the field."""
-        from pbnn.spec import load_spec
-
         path = Path(path)
-        with rundir.reading(path):
-            for name in RUN_FILES:
-                if not (path / name).is_file():
-                    raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
-            spec = load_spec(path / SPEC_FILE)
-            if not isinstance(spec, BNN):
-                raise ValueError(f"{path / SPEC_FILE}: a {type(spec).__name__} spec, not a BNN; load the run with "
-                                 "pbnn.load")
-            try:
-                with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
-                    idata = tree.load()
-            except Exception as err:
-                raise ValueError(f"{path / IDATA_FILE}: could not be read as NetCDF ({type(err).__name__}: {err}); "
-                                 "the file is truncated or corrupt") from None
+        spec, idata = rundir.read_run(path, BNN)
         check_run(spec, idata, str(path / IDATA_FILE), spec_file=str(path / SPEC_FILE))
         return cls(spec, idata)
 

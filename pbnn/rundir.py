@@ -35,9 +35,14 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 #: How long :func:`reading` waits for a save in progress before it gives up (seconds).
 READ_WAIT = 120.0
+#: The files of a saved run: its spec (TOML) and its DataTree (NetCDF).
+SPEC_FILE = "spec.toml"
+IDATA_FILE = "idata.nc"
+RUN_FILES = (SPEC_FILE, IDATA_FILE)
 
 
 class RunLockedError(BlockingIOError):
@@ -67,6 +72,42 @@ def write(path: str | Path, fill: Callable[[Path], None], *, allowed: Collection
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return Path(path)
+
+
+def save_run(path: str | Path, spec_text: str, idata, *, wait: float = 0.0) -> Path:
+    """Write ``spec_text`` (TOML) and ``idata`` (a DataTree, NetCDF) as the run folder ``path``, as a whole
+    (:func:`write`)."""
+
+    def fill(folder: Path) -> None:
+        (folder / SPEC_FILE).write_text(spec_text)
+        idata.to_netcdf(folder / IDATA_FILE, engine="h5netcdf")
+
+    return write(path, fill, allowed=RUN_FILES, wait=wait)
+
+
+def read_run(path: str | Path, kind: type) -> tuple[Any, Any]:
+    """``(spec, idata)`` of the run folder ``path`` (:func:`save_run`) whose spec is a ``kind`` (``BNN``, ``VAE``);
+    errors name the missing file, a spec of another kind, or a NetCDF file that cannot be read."""
+    import xarray as xr
+
+    from pbnn.spec import load_spec
+
+    path = Path(path)
+    with reading(path):
+        for name in RUN_FILES:
+            if not (path / name).is_file():
+                raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
+        spec = load_spec(path / SPEC_FILE)
+        if not isinstance(spec, kind):
+            raise ValueError(f"{path / SPEC_FILE}: a {type(spec).__name__} spec, not a {kind.__name__}; load the run "
+                             "with pbnn.load")
+        try:
+            with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
+                idata = tree.load()
+        except Exception as err:
+            raise ValueError(f"{path / IDATA_FILE}: could not be read as NetCDF ({type(err).__name__}: {err}); "
+                             "the file is truncated or corrupt") from None
+    return spec, idata
 
 
 @contextmanager

@@ -39,11 +39,9 @@ import xarray as xr
 
 from pbnn import rundir
 from pbnn.errors import DataError
+from pbnn.rundir import IDATA_FILE, SPEC_FILE
 from pbnn.vae.spec import VAE
 
-SPEC_FILE = "spec.toml"
-IDATA_FILE = "idata.nc"
-RUN_FILES = (SPEC_FILE, IDATA_FILE)
 #: ``pbnn_method`` of a VAE run.
 METHOD = "vae"
 #: Doubles per compiled call of the networks (rows x features x draws): chunks of rows keep memory bounded.
@@ -302,34 +300,14 @@ class VAEFit:
         (:mod:`pbnn.rundir`); read it back with :func:`pbnn.load`."""
         spec_text = self.spec.to_toml()
         check_vae_run(self.spec, self.idata, f"run for {path}")
-
-        def fill(folder: Path) -> None:
-            (folder / SPEC_FILE).write_text(spec_text)
-            self.idata.to_netcdf(folder / IDATA_FILE, engine="h5netcdf")
-
-        return rundir.write(path, fill, allowed=RUN_FILES, wait=wait)
+        return rundir.save_run(path, spec_text, self.idata, wait=wait)
 
     @classmethod
     def load(cls, path: str | Path) -> VAEFit:
         """Read a run written by :meth:`save`, checked: its attributes and every weight of the spec, finite, in
         the shapes the spec gives; errors name the file and the field."""
-        from pbnn.spec import load_spec
-
         path = Path(path)
-        with rundir.reading(path):
-            for name in RUN_FILES:
-                if not (path / name).is_file():
-                    raise FileNotFoundError(f"{path}: not a saved pbnn run (missing {name})")
-            spec = load_spec(path / SPEC_FILE)
-            if not isinstance(spec, VAE):
-                raise ValueError(f"{path / SPEC_FILE}: a {type(spec).__name__} spec, not a VAE; load the run "
-                                 "with pbnn.load")
-            try:
-                with xr.open_datatree(path / IDATA_FILE, engine="h5netcdf") as tree:
-                    idata = tree.load()
-            except Exception as err:
-                raise ValueError(f"{path / IDATA_FILE}: could not be read as NetCDF ({type(err).__name__}: {err}); "
-                                 "the file is truncated or corrupt") from None
+        spec, idata = rundir.read_run(path, VAE)
         check_vae_run(spec, idata, str(path / IDATA_FILE), spec_file=str(path / SPEC_FILE))
         return cls(spec, idata)
 
