@@ -14,7 +14,7 @@ import html
 import json
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -279,15 +279,7 @@ def check_run(spec: BNN, idata: xr.DataTree, source: str, *, spec_file: str | No
     attrs = idata.attrs
     if "pbnn_method" not in attrs or "posterior" not in idata.children:
         raise ValueError(f"{source}: not a pbnn run (no pbnn attributes or no posterior group)")
-    for name, (ok, form) in ATTRS.items():
-        if name not in attrs:
-            raise ValueError(f"{source}: attribute {name} is missing; expected {form}")
-        if not ok(attrs[name]):
-            raise ValueError(f"{source}: attribute {name}: expected {form}, got {_short(attrs[name])}")
-    if attrs["pbnn_spec"] != spec.to_toml():
-        if spec_file is not None:
-            raise SpecError(f"{Path(spec_file).parent}: {SPEC_FILE} does not match the spec stored in {IDATA_FILE}")
-        raise SpecError(f"{source}: attribute pbnn_spec differs from the fit's spec")
+    check_run_attrs(spec, attrs, source, spec_file=spec_file)
     if spec.task == "regression":
         missing = [a for a in TARGET_ATTRS if a not in attrs]
         if missing:
@@ -336,6 +328,22 @@ def _check_feature_scaling(attrs: Any, input_shape: tuple[int, ...], source: str
                          f"fit inputs of shape {input_shape}") from None
     if attrs.get(CLASSES_ATTR) is not None and not _is_json(list)(attrs[CLASSES_ATTR]):
         raise ValueError(f"{source}: attribute {CLASSES_ATTR}: expected a JSON list of class names")
+
+
+def check_run_attrs(spec: Any, attrs: Mapping[str, Any], source: str, *, spec_file: str | None = None) -> None:
+    """The attributes every saved run holds (:data:`ATTRS`), each in its form, and ``pbnn_spec`` equal to
+    ``spec`` (a BNN or a VAE); else an error naming ``source`` (or ``spec_file``) and the attribute."""
+    from pbnn.errors import SpecError
+
+    for name, (ok, form) in ATTRS.items():
+        if name not in attrs:
+            raise ValueError(f"{source}: attribute {name} is missing; expected {form}")
+        if not ok(attrs[name]):
+            raise ValueError(f"{source}: attribute {name}: expected {form}, got {_short(attrs[name])}")
+    if attrs["pbnn_spec"] != spec.to_toml():
+        if spec_file is not None:
+            raise SpecError(f"{Path(spec_file).parent}: {SPEC_FILE} does not match the spec stored in {IDATA_FILE}")
+        raise SpecError(f"{source}: attribute pbnn_spec differs from the fit's spec")
 
 
 def _short(value: Any) -> str:

@@ -387,21 +387,13 @@ def check_vae_run(spec: VAE, idata: xr.DataTree, source: str, *, spec_file: str 
     ``idata`` is a VAE run of ``spec``: pbnn's attributes, and every weight of the encoder and decoder (and the
     sds and draws of a Bayesian decoder) present, finite and in the shapes the spec gives."""
     from pbnn.errors import SpecError
-    from pbnn.results import ATTRS
+    from pbnn.results import check_run_attrs
     from pbnn.vae.model import VAEModel
 
     attrs = idata.attrs
     if attrs.get("pbnn_method") != METHOD:
         raise ValueError(f"{source}: not a pbnn VAE run (attribute pbnn_method is {attrs.get('pbnn_method')!r})")
-    for name, (ok, form) in ATTRS.items():
-        if name not in attrs:
-            raise ValueError(f"{source}: attribute {name} is missing; expected {form}")
-        if not ok(attrs[name]):
-            raise ValueError(f"{source}: attribute {name}: expected {form}, got {attrs[name]!r:.80}")
-    if attrs["pbnn_spec"] != spec.to_toml():
-        if spec_file is not None:
-            raise SpecError(f"{Path(spec_file).parent}: {SPEC_FILE} does not match the spec stored in {IDATA_FILE}")
-        raise SpecError(f"{source}: attribute pbnn_spec differs from the fit's spec")
+    check_run_attrs(spec, attrs, source, spec_file=spec_file)
     input_shape = tuple(json.loads(attrs["pbnn_input_shape"]))
     try:
         spec.check_input_shape(input_shape)
