@@ -30,9 +30,16 @@ from pbnn.inference.methods import EngineResult
 
 #: NUTS iterations per compiled call: an interrupt waits for at most one chunk of one chain.
 CHUNK = 25
-#: What each iteration records: the position and numpyro's statistics, renamed as PyMC names them.
-_STATS = {"accept_prob": "acceptance_rate", "step_size": "step_size", "diverging": "diverging",
-          "energy": "energy", "num_steps": "n_steps", "potential_energy": "lp"}
+#: What each iteration records besides the position: PyMC's name of a statistic -> its value in numpyro's state
+#: (``lp``: numpyro's potential energy is minus the log density). The progress bar shows the first.
+_STATS = {
+    "acceptance_rate": lambda st: st.accept_prob,
+    "step_size": lambda st: st.adapt_state.step_size,
+    "diverging": lambda st: st.diverging,
+    "energy": lambda st: st.energy,
+    "n_steps": lambda st: st.num_steps,
+    "lp": lambda st: -st.potential_energy,
+}
 
 
 def run(model: pm.Model, *, seed: int, progressbar: bool, draws: int, tune: int, chains: int,
@@ -115,8 +122,7 @@ def _compiled(fns, tune: int, target_accept: float):
         def body(st, i):
             st = jax.lax.cond(i < n, lambda s: jax.tree.map(_cast, sample_kernel(s, model_args=data), s),
                               lambda s: s, st)
-            return st, (st.z, st.accept_prob, st.adapt_state.step_size, st.diverging, st.energy, st.num_steps,
-                        st.potential_energy)
+            return st, (st.z, *(stat(st) for stat in _STATS.values()))
 
         return jax.lax.scan(body, state, jnp.arange(CHUNK))
 
@@ -133,8 +139,7 @@ def _stack(kept: list[list[tuple]], n: int) -> tuple[np.ndarray, xr.Dataset]:
     """The first ``n`` kept iterations of every chain: positions (chain, draw, D) and the sample stats."""
     fields = [[np.concatenate([t[k] for t in chain])[:n] for chain in kept] for k in range(len(_STATS) + 1)]
     z = np.stack(fields[0])
-    stats = {name: np.stack(arrays) for name, arrays in zip(_STATS.values(), fields[1:], strict=True)}
-    stats["lp"] = -stats["lp"]  # numpyro's potential energy is minus the log density
+    stats = {name: np.stack(arrays) for name, arrays in zip(_STATS, fields[1:], strict=True)}
     stats["diverging"] = stats["diverging"].astype(bool)
     stats["tree_depth"] = np.log2(np.maximum(stats["n_steps"], 1)).astype(np.int64) + 1
     coords = {"chain": np.arange(len(kept)), "draw": np.arange(n)}
