@@ -25,6 +25,7 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
+from pbnn.elpd import has_vi_khat
 from pbnn.inference import methods
 from pbnn.results import Fit
 from pbnn.validation import check_X
@@ -133,8 +134,8 @@ def diagnose(
     some class must vary by at least ``spread_min`` over the probe set; a network that predicts the
     same (the base rate, or 0.5) everywhere has learnt nothing from ``X``: a failed check is added
     whose note names the likely cause (e.g. unscaled features fitted with ``standardize=False``).
-    ADVI fits (JAX engine) add the Pareto k-hat of
-    their importance ratios p/q (:func:`pbnn.elpd.vi_khat`; WARN at 0.7 and above, outside the verdict).
+    ADVI (JAX engine), Laplace and Pathfinder fits add the Pareto k-hat
+    of their importance ratios p/q (:func:`pbnn.elpd.vi_khat`; WARN at 0.7 and above, outside the verdict).
     """
     if not isinstance(fit, Fit):
         raise TypeError(f"fit: expected a pbnn Fit (from pbnn.fit), got {type(fit).__name__}")
@@ -150,7 +151,7 @@ def diagnose(
     weights = None
     if "elbo" in fit.optimizer_stats:
         checks += _elbo_checks(fit.optimizer_stats["elbo"].values, elbo_window, elbo_rtol)
-    if "log_q" in stats:
+    if has_vi_khat(fit):
         checks.append(_khat_check(fit))
     if "diverging" in stats:
         n_div = int(stats["diverging"].sum())

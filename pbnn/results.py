@@ -14,6 +14,7 @@ import html
 import json
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,11 +73,16 @@ class Fit:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(json.loads(self.idata.attrs["pbnn_input_shape"]))
 
-    def predict(self, X: Any, y: Any = None, *, backend: str = "auto", device: str | None = None) -> Predictions:
+    def predict(self, X: Any, y: Any = None, *, backend: str = "auto", device: str | None = None,
+                reweight: str | None = None, seed: int = 0) -> Predictions:
         """Per-draw network outputs on new inputs ``X``; see :class:`pbnn.predict.Predictions`.
 
         With targets ``y`` the predictions also hold the held-out pointwise ``log_likelihood`` (in ``y``'s
         units; :func:`pbnn.predict.predict`) and ``observed_data``.
+
+        ``reweight="psis"`` predicts with the draws of a variational fit resampled by their PSIS weights
+        (:func:`pbnn.elpd.psis_posterior`, seeded by ``seed``); it warns when k-hat >= 0.7, where the
+        correction cannot be trusted. The k-hat is kept in the predictions' ``pbnn_psis_khat`` attribute.
 
         ``backend``: ``"auto"`` (JAX when installed, else NUMBA), ``"jax"``, ``"numba"`` or ``"c"``;
         ``device`` (JAX): ``"cpu"``, ``"gpu"`` or None (JAX's default).
@@ -90,7 +96,19 @@ class Fit:
                 f"X: expected inputs of shape {self.input_shape} (n_samples excluded), as in training, got {X.shape[1:]}"
             )
         attrs = {k: v for k, v in self.idata.attrs.items() if k in ("pbnn_version", "pbnn_method", "pbnn_spec", *SCALING_ATTRS, CLASSES_ATTR)}
-        return predict(self.spec, self.posterior, X, y, backend=backend, device=device, attrs=attrs)
+        posterior = self.posterior
+        if reweight == "psis":
+            from pbnn.elpd import KHAT_GOOD, psis_posterior
+
+            posterior, khat = psis_posterior(self, seed=seed)
+            attrs["pbnn_psis_khat"] = khat
+            if khat >= KHAT_GOOD:
+                warnings.warn(f"reweight='psis': Pareto k-hat {khat:.2f} >= {KHAT_GOOD:g}: q is too far from the "
+                              "posterior for importance sampling to correct it; these predictions rest on few draws",
+                              UserWarning, stacklevel=2)
+        elif reweight is not None:
+            raise ValueError(f"reweight: expected None or 'psis', got {reweight!r}")
+        return predict(self.spec, posterior, X, y, backend=backend, device=device, attrs=attrs)
 
     def model(self) -> pm.Model:
         """The PyMC model the posterior belongs to: ``spec.build`` on the training data, with PyMC's plain

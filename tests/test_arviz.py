@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import arviz_stats as azs
 import numpy as np
 import pymc as pm
 import pytest
+import xarray as xr
 from scipy.special import logsumexp
 
 import pbnn
@@ -200,3 +203,72 @@ def test_loo_of_a_nuts_regression_fit_agrees_with_the_held_out_log_likelihood():
     lpd = logsumexp(held_out, axis=0) - np.log(len(held_out))  # per test point
     se = np.hypot(result.se / n, lpd.std(ddof=1) / np.sqrt(len(lpd)))
     assert abs(result.elpd / n - lpd.mean()) < se, (result.elpd / n, lpd.mean(), se)
+
+
+@pytest.mark.parametrize("q_sd, khat_range", [(0.5, (0.55, 0.95)), (0.3, (0.7, 1.1)), (2.0, (-np.inf, 0.5))])
+def test_psis_weights_follow_the_tail_of_p_over_q(q_sd, khat_range):
+    # p = N(0, 1), q = N(0, q_sd): for q_sd < 1 the ratios' tail has k = 1 - q_sd^2 (0.75, 0.91); for q_sd > 1
+    # they are bounded. In a heavy tail the largest smoothed weight stays with the largest ratio.
+    from scipy.stats import norm
+
+    theta = np.random.default_rng(0).normal(0.0, q_sd, size=(2, 2000))
+    ratios = xr.DataArray(norm.logpdf(theta) - norm.logpdf(theta, 0.0, q_sd), dims=("chain", "draw"))
+    log_w, khat = pbnn.elpd.psis_weights(ratios)
+    assert khat_range[0] < khat < khat_range[1]
+    assert log_w.dims == ("chain", "draw")
+    if q_sd < 1:
+        assert np.argmax(log_w.values) == np.argmax(ratios.values)
+
+
+def test_psis_reweighted_predictions_resample_the_draws(quick_fit, small_moons):
+    khat = pbnn.elpd.vi_khat(quick_fit)
+    resampled, psis_khat = pbnn.elpd.psis_posterior(quick_fit)
+    assert psis_khat == pytest.approx(khat) and resampled["w_1"].shape == quick_fit.posterior["w_1"].shape
+    original = quick_fit.posterior["w_1"].values.reshape(200, -1)
+    picked = resampled["w_1"].values.reshape(200, -1)
+    index = [int(np.flatnonzero((original == row).all(axis=1))[0]) for row in picked]  # every draw is an original one
+    log_w, _ = pbnn.elpd.psis_weights(pbnn.elpd.log_joint(quick_fit) - quick_fit.idata["sample_stats"]["log_q"])
+    assert np.bincount(index, minlength=200).argmax() == np.argmax(log_w.values.ravel())  # the heaviest draw most often
+    with pytest.warns(UserWarning, match=r"reweight='psis': Pareto k-hat [\d.]+ >= 0.7") if khat >= 0.7 else nullcontext():
+        pred = quick_fit.predict(small_moons.X_test, reweight="psis")
+    plain = quick_fit.predict(small_moons.X_test)["predictions"]["p"].values[0]
+    np.testing.assert_array_equal(pred["predictions"]["p"].values[0], plain[index])
+    assert pred.idata.attrs["pbnn_psis_khat"] == pytest.approx(khat)
+    with pytest.raises(ValueError, match=r"^reweight: expected None or 'psis', got 'is'$"):
+        quick_fit.predict(small_moons.X_test, reweight="is")
+
+
+def test_a_map_fit_cannot_be_reweighted(small_moons):
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, method="map", steps=300,
+                   seed=0, progressbar=False)
+    with pytest.raises(ValueError, match=r"^reweight: a map fit cannot be reweighted: PSIS reweights draws of an "
+                                         r"approximation with their log q \(advi, fullrank_advi, laplace\)$"):
+        fit.predict(small_moons.X_test, reweight="psis")
+    with pytest.raises(ValueError, match="vi_khat: this map fit has no log q"):
+        pbnn.elpd.vi_khat(fit)
+
+
+@pytest.mark.slow
+def test_laplace_log_q_is_its_gaussians_density_and_gives_a_khat(small_moons):
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, method="laplace", draws=400,
+                   seed=0, progressbar=False)
+    log_q = fit.idata["sample_stats"]["log_q"]
+    assert log_q.dims == ("chain", "draw") and np.isfinite(log_q.values).all()
+    # -2 log q of a Gaussian's own draws is chi^2 with D = 40 degrees of freedom plus a constant: var(log q) = D/2
+    # (a draw laid out in the wrong order would not be)
+    assert 0.7 * 20 < float(log_q.var()) < 1.3 * 20
+    khat = pbnn.elpd.vi_khat(fit)
+    row = {c.name: c for c in pbnn.diagnose(fit).checks}["Pareto k-hat of p/q"]
+    assert np.isfinite(khat) and row.value == pytest.approx(khat)
+
+
+@pytest.mark.slow
+def test_pathfinder_khat_is_pymc_extras_own(small_moons):
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, method="pathfinder",
+                   draws=100, seed=0, progressbar=False)
+    stored = fit.idata["sample_stats"].attrs["pareto_k"]
+    assert np.isfinite(stored) and pbnn.elpd.vi_khat(fit) == stored
+    assert {c.name: c for c in pbnn.diagnose(fit).checks}["Pareto k-hat of p/q"].value == pytest.approx(stored)
+    with pytest.raises(ValueError, match="^reweight: a pathfinder fit cannot be reweighted: its draws are already "
+                                         "resampled by PSIS$"):
+        fit.predict(small_moons.X_test, reweight="psis")

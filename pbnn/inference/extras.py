@@ -5,8 +5,10 @@
 * Pathfinder: quasi-Newton paths towards the mode, a Gaussian per path point, the best ones resampled
   by Pareto-smoothed importance sampling (:func:`pymc_extras.fit_pathfinder`).
 
-Both need the ``extras`` extra (``pip install 'pbnn[extras]'``). Their posteriors are draws like ADVI's;
-``sample_stats`` is empty but for the method's own diagnostics when it returns some.
+Both need the ``extras`` extra (``pip install 'pbnn[extras]'``). Their posteriors are draws like ADVI's.
+For the VI check of :func:`pbnn.elpd.vi_khat`, Laplace's ``sample_stats`` holds ``log_q`` of each draw (the
+Gaussian's density on the unconstrained space, as ADVI's); Pathfinder's draws are already resampled by PSIS,
+so its ``sample_stats.attrs["pareto_k"]`` keeps the k-hat pymc-extras computed over its paths' draws.
 
 >>> import pbnn
 >>> ds = pbnn.datasets.moons(n_samples=200)
@@ -23,6 +25,7 @@ import pymc as pm
 import xarray as xr
 from pymc.initial_point import make_initial_point_fn
 
+from pbnn.elpd import KHAT_ATTR
 from pbnn.inference.methods import EngineResult
 
 
@@ -64,7 +67,7 @@ def run_laplace(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dr
         backend = "jax"
     idata = pmx.fit_laplace(optimize_method, model=model, random_seed=seed, progressbar=progressbar, draws=draws,
                             compile_kwargs={"mode": backend.upper()})
-    return EngineResult(_posterior(model, idata, draws), xr.Dataset())
+    return EngineResult(_posterior(model, idata, draws), _laplace_log_q(model, idata, draws))
 
 
 def run_pathfinder(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, draws: int, num_paths: int,
@@ -74,7 +77,36 @@ def run_pathfinder(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool,
     compile with JAX, dynamic ``arange``)."""
     pmx = _pmx()
     _freeze_initial_values(model, seed)
-    idata = pmx.fit_pathfinder(model=model, random_seed=seed, progressbar=progressbar, num_paths=num_paths,
-                               num_draws=draws, num_draws_per_path=draws, parallel=False,
-                               compile_kwargs={"mode": backend.upper()})
-    return EngineResult(_posterior(model, idata, draws), xr.Dataset())
+    try:
+        idata = pmx.fit_pathfinder(model=model, random_seed=seed, progressbar=progressbar, num_paths=num_paths,
+                                   num_draws=draws, num_draws_per_path=draws, parallel=False,
+                                   compile_kwargs={"mode": backend.upper()})
+    except NotImplementedError as err:  # PyTensor's C matrix products need a BLAS it could link to
+        if backend != "c":
+            raise
+        raise RuntimeError("backend='c': PyTensor's C backend could not compile a matrix product (it needs a "
+                           "BLAS library it can link to, as a conda install of pytensor has); use "
+                           "backend='numba'") from err
+    pareto_k = idata["pathfinder"].to_dataset().get("pareto_k") if "pathfinder" in idata.children else None
+    stats = xr.Dataset(attrs={} if pareto_k is None else {KHAT_ATTR: float(pareto_k)})
+    return EngineResult(_posterior(model, idata, draws), stats)
+
+
+def _laplace_log_q(model: pm.Model, idata: xr.DataTree, draws: int) -> xr.Dataset:
+    """``log_q`` (chain, draw): the Laplace Gaussian's log density at each draw's unconstrained values. The
+    Gaussian's ``mean_vector`` rows are labelled ``name[i,j]`` (not in ``model.value_vars`` order): each draw is
+    laid out by those labels."""
+    from scipy.stats import multivariate_normal
+
+    group = "unconstrained_posterior" if "unconstrained_posterior" in idata.children else "posterior"  # no transforms
+    unconstrained = idata[group].to_dataset()
+    columns: dict[str, np.ndarray] = {}
+    for v in model.value_vars:
+        values = unconstrained[v.name].values[0]  # (draw, ...)
+        for idx in np.ndindex(values.shape[1:]):
+            columns[f"{v.name}[{','.join(map(str, idx))}]" if idx else v.name] = values[(slice(None), *idx)]
+    fit = idata["fit"].to_dataset()
+    flat = np.column_stack([columns[str(label)] for label in fit["rows"].values])
+    q = multivariate_normal(fit["mean_vector"].values, fit["covariance_matrix"].values, allow_singular=True)
+    return xr.Dataset({"log_q": (("chain", "draw"), np.atleast_1d(q.logpdf(flat))[None])},
+                      coords={"chain": [0], "draw": np.arange(draws)})
