@@ -25,7 +25,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
-from pytensor.graph.replace import graph_replace, vectorize_graph
+from pytensor.graph.replace import vectorize_graph
 
 from pbnn.devices import check_device, on_device
 from pbnn.labels import ClassLabels
@@ -52,10 +52,13 @@ LOG_LIKELIHOOD = "log_likelihood"
 class Predictor:
     """The network of ``spec`` compiled as ``f(X, *params) -> outputs`` with params batched over draws.
 
-    ``outputs`` are the likelihood's predictive quantities (``p`` or ``mu``, ``sigma``), each of shape
-    ``(draws, n_points, ...)`` (``(draws,)`` for a per-draw scalar such as a homoscedastic ``sigma``).
-    ``targets=True`` adds an input ``y`` and the output ``log_likelihood`` (draws, n_points): the model's
-    own log density of the observed variable ``y`` (``pm.logp``) at each point, on the model's scale
+    Built from the network's pure forward pass (:func:`pbnn.network.forward`) and the likelihood's
+    :meth:`~pbnn.likelihoods.base.Likelihood.link`, with no model: ``params`` are the network's parameters
+    (:func:`pbnn.network.parameters`) and the likelihood's hyperparameters, by name. ``outputs`` are the
+    likelihood's predictive quantities (``p`` or ``mu``, ``sigma``), each of shape ``(draws, n_points, ...)``
+    (``(draws,)`` for a hyperparameter such as a homoscedastic ``sigma``). ``targets=True`` adds an input
+    ``y`` and the output ``log_likelihood`` (draws, n_points): the likelihood's PyMC distribution's log
+    density (``pm.logp``, as the model's observed variable) at each point, on the model's scale
     (standardized targets for regression, see :func:`predict`).
     """
 
@@ -63,23 +66,26 @@ class Predictor:
     def __init__(self, spec: BNN, input_shape: tuple[int, ...], backend: str = "jax", targets: bool = False) -> None:
         import pymc as pm
 
-        from pbnn.compile import build_model
+        from pbnn.network import forward, parameters
 
         self.spec, self.input_shape, self.backend = spec, tuple(input_shape), backend
-        model = build_model(spec, np.zeros((2, *input_shape)), np.zeros(2, dtype=np.int64))
-        self.param_names = [rv.name for rv in model.free_RVs]
-        self.output_names = spec.likelihood_.outputs + ((LOG_LIKELIHOOD,) if targets else ())
-        self.output_dims = {name: model.named_vars_to_dims.get(name, ()) for name in self.output_names}
+        likelihood = spec.likelihood_
         self._X = pt.tensor("X", shape=(None, *input_shape), dtype="float64")
-        # the parameters as plain inputs (one draw), in place of the random variables
-        self._params = {rv: rv.type(rv.name) for rv in model.free_RVs}
-        outputs = [model[name] for name in spec.likelihood_.outputs]
+        # one draw's values as plain inputs: the network's parameters, then the likelihood's hyperparameters
+        weights = {p.name: pt.tensor(p.name, shape=p.shape, dtype="float64") for p in parameters(spec, input_shape)}
+        hyper = {name: pt.scalar(name, dtype="float64") for name in likelihood.hyperparameters}
+        self._params = {**weights, **hyper}
+        self.param_names = list(self._params)
+        outputs = likelihood.link(forward(spec, self._X, weights), hyper)
+        self.output_names = likelihood.outputs + ((LOG_LIKELIHOOD,) if targets else ())
+        self.output_dims = {name: () if name in hyper else ("obs", *likelihood.point_dims) for name in likelihood.outputs}
+        self._outputs = [outputs[name] for name in likelihood.outputs]
         self._y = None
         if targets:
-            self._y = pt.tensor("y", shape=(None,), dtype=model["y"].dtype)
+            self._y = pt.tensor("y", shape=(None,), dtype=likelihood.target_dtype)
+            family, dist_params = likelihood.distribution(outputs)
+            self._outputs.append(pm.logp(family.dist(**dist_params), self._y))
             self.output_dims[LOG_LIKELIHOOD] = ("obs",)
-            outputs.append(pm.logp(model["y"], self._y))
-        self._outputs = graph_replace(outputs, {model["X"]: self._X, **self._params}, strict=False)
         self._width = max(
             [int(np.prod(s)) for s in spec.output_shapes(self.input_shape)] + [int(np.prod(input_shape))]
         )

@@ -56,7 +56,15 @@ class Likelihood:
     ``unit_meaning``; ``None``: one unit per class, see :meth:`check_units`), ``standardize_targets``
     (whether :func:`pbnn.fit` fits to standardized ``y``; then ``location_outputs`` and ``scale_outputs``
     are the outputs that shift and scale with ``y``, :mod:`pbnn.scaling`), ``discrete`` (integer targets;
-    :meth:`cdf` gives exact intervals).
+    :meth:`cdf` gives exact intervals), ``hyperparameters`` (its scalar random variables, e.g. a noise
+    ``sigma``: outputs that are one value per draw), ``point_dims`` (dims a per-point output adds beyond
+    ``obs``, e.g. ``class``).
+
+    The model is three methods: :meth:`hyperpriors` (the hyperparameters' random variables),
+    :meth:`link` (the outputs as graphs of the network output and the hyperparameters) and
+    :meth:`distribution` (the PyMC distribution of ``y`` given the outputs). :meth:`observe` builds the
+    model's observed variable from them, and :class:`pbnn.predict.Predictor` the same outputs and
+    log-likelihood from the network's pure forward pass, without a model.
     """
 
     name: ClassVar[str] = ""
@@ -68,6 +76,8 @@ class Likelihood:
     discrete: ClassVar[bool] = False
     location_outputs: ClassVar[tuple[str, ...]] = ()
     scale_outputs: ClassVar[tuple[str, ...]] = ()
+    hyperparameters: ClassVar[tuple[str, ...]] = ()
+    point_dims: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -108,13 +118,39 @@ class Likelihood:
         return real_targets(y)
 
     # -- the model -----------------------------------------------------------------------------
+    @property
+    def target_dtype(self) -> str:
+        """The dtype of the targets the model observes: integers for classes and counts, else floats."""
+        return "int64" if self.task == "classification" or self.discrete else "float64"
+
+    def hyperpriors(self) -> dict[str, TensorVariable]:
+        """Inside a model context: the random variables of :attr:`hyperparameters`, by name."""
+        return {}
+
+    def link(self, out: TensorVariable, hyper: Mapping[str, TensorVariable]) -> dict[str, TensorVariable]:
+        """The outputs (:attr:`outputs`) as graphs of the network output ``out`` (N, units) and the values of the
+        hyperparameters ``hyper`` (by name): per-point outputs (N, ...) and the hyperparameters themselves."""
+        raise NotImplementedError(f"likelihood {self.name!r} has no link")
+
+    def distribution(self, outputs: Mapping[str, TensorVariable]) -> tuple[type, dict[str, TensorVariable]]:
+        """The PyMC distribution of ``y`` given the outputs: its class and keyword parameters."""
+        raise NotImplementedError(f"likelihood {self.name!r} has no distribution")
+
     def observe(self, out: TensorVariable, y: TensorVariable, *, obs_dims: str | None, total_size: int | None) -> None:
         """Inside a model context: the observed variable ``y`` given the network output ``out`` (N, units).
 
         With ``obs_dims`` (the full-data model) the per-point outputs are also Deterministics with
         those dims; without (a minibatch model) they are left out. ``total_size`` scales a minibatch.
         """
-        raise NotImplementedError(f"likelihood {self.name!r} has no observed variable")
+        import pymc as pm
+
+        hyper = self.hyperpriors()
+        outputs = self.link(out, hyper)
+        if obs_dims:
+            outputs = {name: value if name in hyper else pm.Deterministic(name, value, dims=(obs_dims, *self.point_dims))
+                       for name, value in outputs.items()}
+        family, params = self.distribution(outputs)
+        family("y", **params, observed=y, dims=obs_dims, total_size=total_size)
 
     # -- predictions ---------------------------------------------------------------------------
     def log_likelihood(self, outputs: Outputs, y: np.ndarray) -> np.ndarray:

@@ -29,14 +29,15 @@ class Bernoulli(Likelihood):
     def check_targets(self, y: np.ndarray, units: int) -> np.ndarray:
         return class_labels(self.name, y, 2, " (labels must be 0 or 1)")
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
-        import pymc as pm
+    def link(self, out, hyper):
         import pytensor.tensor as pt
 
-        p = pt.sigmoid(out[..., 0])
-        if obs_dims:
-            p = pm.Deterministic("p", p, dims=obs_dims)
-        pm.Bernoulli("y", p=p, observed=y, dims=obs_dims, total_size=total_size)
+        return {"p": pt.sigmoid(out[..., 0])}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.Bernoulli, {"p": outputs["p"]}
 
     def class_probabilities(self, p: np.ndarray) -> np.ndarray:
         """``p`` (S, N) as the probabilities of both classes, (S, N, 2)."""

@@ -23,6 +23,7 @@ class Categorical(Likelihood):
     name = "categorical"
     task = "classification"
     outputs = ("p",)
+    point_dims = ("class",)
     units = None
 
     def check_units(self, units: int) -> None:
@@ -41,14 +42,15 @@ class Categorical(Likelihood):
         hint = " (map your labels to 0..K-1, e.g. with sklearn.preprocessing.LabelEncoder)"
         return class_labels(self.name, y, units, hint)
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
-        import pymc as pm
+    def link(self, out, hyper):
         import pytensor.tensor as pt
 
-        p = pt.special.softmax(out, axis=-1)
-        if obs_dims:
-            p = pm.Deterministic("p", p, dims=(obs_dims, "class"))
-        pm.Categorical("y", p=p, observed=y, dims=obs_dims, total_size=total_size)
+        return {"p": pt.special.softmax(out, axis=-1)}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.Categorical, {"p": outputs["p"]}
 
     def class_probabilities(self, p: np.ndarray) -> np.ndarray:
         return p

@@ -21,12 +21,12 @@ class HeteroscedasticNormal(Gaussian, Likelihood):
     units = 2
     unit_meaning = "mean and log-scale"
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
-        import pymc as pm
+    def link(self, out, hyper):
         import pytensor.tensor as pt
 
-        mu, sigma = out[..., 0], pt.exp(out[..., 1])
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-            sigma = pm.Deterministic("sigma", sigma, dims=obs_dims)
-        pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
+        return {"mu": out[..., 0], "sigma": pt.exp(out[..., 1])}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.Normal, {"mu": outputs["mu"], "sigma": outputs["sigma"]}

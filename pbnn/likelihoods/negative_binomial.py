@@ -28,20 +28,26 @@ class NegativeBinomial(Likelihood):
     alpha_rate: float = 0.1
     name = "negative_binomial"
     outputs = ("mu", "alpha")
+    hyperparameters = ("alpha",)
     discrete = True
 
     def check_targets(self, y: np.ndarray, units: int) -> np.ndarray:
         return check_counts(self.name, y)
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
+    def hyperpriors(self):
         import pymc as pm
+
+        return {"alpha": pm.Gamma("alpha", alpha=self.alpha_shape, beta=self.alpha_rate)}
+
+    def link(self, out, hyper):
         import pytensor.tensor as pt
 
-        mu = pt.exp(out[..., 0])
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-        alpha = pm.Gamma("alpha", alpha=self.alpha_shape, beta=self.alpha_rate)
-        pm.NegativeBinomial("y", mu=mu, alpha=alpha, observed=y, dims=obs_dims, total_size=total_size)
+        return {"mu": pt.exp(out[..., 0]), "alpha": hyper["alpha"]}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.NegativeBinomial, {"mu": outputs["mu"], "alpha": outputs["alpha"]}
 
     def _params(self, outputs: Outputs) -> tuple[np.ndarray, np.ndarray]:
         mu = np.asarray(outputs["mu"], dtype=np.float64)

@@ -51,12 +51,17 @@ class Normal(Gaussian, Likelihood):
     noise_scale: float = 1.0
     name = "normal"
     outputs = ("mu", "sigma")
+    hyperparameters = ("sigma",)
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
+    def hyperpriors(self):
         import pymc as pm
 
-        mu = out[..., 0]
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-        sigma = pm.HalfNormal("sigma", self.noise_scale)
-        pm.Normal("y", mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
+        return {"sigma": pm.HalfNormal("sigma", self.noise_scale)}
+
+    def link(self, out, hyper):
+        return {"mu": out[..., 0], "sigma": hyper["sigma"]}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.Normal, {"mu": outputs["mu"], "sigma": outputs["sigma"]}

@@ -43,14 +43,15 @@ class Poisson(Likelihood):
     def check_targets(self, y: np.ndarray, units: int) -> np.ndarray:
         return check_counts(self.name, y)
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
-        import pymc as pm
+    def link(self, out, hyper):
         import pytensor.tensor as pt
 
-        mu = pt.exp(out[..., 0])
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-        pm.Poisson("y", mu=mu, observed=y, dims=obs_dims, total_size=total_size)
+        return {"mu": pt.exp(out[..., 0])}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.Poisson, {"mu": outputs["mu"]}
 
     def log_likelihood(self, outputs: Outputs, y: np.ndarray) -> np.ndarray:
         from scipy import stats

@@ -26,19 +26,24 @@ class StudentT(Likelihood):
     nu_rate: float = 0.1
     name = "student_t"
     outputs = ("mu", "sigma", "nu")
+    hyperparameters = ("sigma", "nu")
     standardize_targets = True
     location_outputs = ("mu",)
     scale_outputs = ("sigma",)
 
-    def observe(self, out, y, *, obs_dims, total_size) -> None:
+    def hyperpriors(self):
         import pymc as pm
 
-        mu = out[..., 0]
-        if obs_dims:
-            mu = pm.Deterministic("mu", mu, dims=obs_dims)
-        sigma = pm.HalfNormal("sigma", self.noise_scale)
-        nu = pm.Gamma("nu", alpha=self.nu_shape, beta=self.nu_rate)
-        pm.StudentT("y", nu=nu, mu=mu, sigma=sigma, observed=y, dims=obs_dims, total_size=total_size)
+        return {"sigma": pm.HalfNormal("sigma", self.noise_scale),
+                "nu": pm.Gamma("nu", alpha=self.nu_shape, beta=self.nu_rate)}
+
+    def link(self, out, hyper):
+        return {"mu": out[..., 0], "sigma": hyper["sigma"], "nu": hyper["nu"]}
+
+    def distribution(self, outputs):
+        import pymc as pm
+
+        return pm.StudentT, {"nu": outputs["nu"], "mu": outputs["mu"], "sigma": outputs["sigma"]}
 
     def _params(self, outputs: Outputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         mu = np.asarray(outputs["mu"], dtype=np.float64)

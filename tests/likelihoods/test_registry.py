@@ -103,3 +103,42 @@ def test_sampled_interval_matches_the_exact_gaussian_one():
     exact = LK.get_likelihood("normal").interval(out, 0.9)
     sampled = LK.Likelihood.interval(LK.get_likelihood("normal"), out, 0.9, seed=0)  # the generic one
     np.testing.assert_allclose(sampled, exact, atol=0.15)
+
+
+TARGETS = {  # four targets in each likelihood's support
+    "bernoulli": [0, 1, 1, 0], "categorical": [0, 2, 1, 2], "normal": [0.1, -0.5, 1.0, 2.0],
+    "heteroscedastic_normal": [0.1, -0.5, 1.0, 2.0], "student_t": [0.1, -0.5, 1.0, 2.0], "poisson": [0, 3, 1, 7],
+    "negative_binomial": [0, 3, 1, 7],
+}
+
+
+@pytest.mark.parametrize("name", list(LK.LIKELIHOODS))
+def test_the_predictor_needs_no_model_and_agrees_with_it(name, monkeypatch):
+    # the predictor's outputs and log-likelihood (network forward pass + link + distribution) equal the built
+    # model's Deterministics and its observed variable's log density at the same parameter values
+    import pymc as pm
+
+    from pbnn import compile as C
+    from pbnn.predict import LOG_LIKELIHOOD, Predictor
+
+    lik = LK.get_likelihood(name)
+    spec = pbnn.BNN([L.Dense(3, activation="tanh"), L.Dense(lik.units or 3)], likelihood=name)
+    X, y = np.random.default_rng(0).normal(size=(4, 2)), np.asarray(TARGETS[name])
+    model = C.build_model(spec, X, y)
+    assert model["y"].dtype == lik.target_dtype
+    point = model.initial_point(random_seed=1)
+    graphs = model.replace_rvs_by_values([*model.free_RVs, *(model[o] for o in lik.outputs)])  # at the point
+    evaluate = model.compile_fn([*graphs, model.logp(vars=model.observed_RVs, sum=False)[0]], point_fn=True,
+                                mode="FAST_COMPILE")  # the Python implementations: no C compile
+    *values, expected_ll = evaluate(point)
+    free = dict(zip([rv.name for rv in model.free_RVs], values[: len(model.free_RVs)], strict=True))
+    expected = dict(zip(lik.outputs, values[len(model.free_RVs):], strict=True))
+    monkeypatch.setattr(C, "build_model", lambda *a, **k: pytest.fail("the predictor built a model"))
+    predictor = Predictor(spec, (2,), "jax", targets=True)
+    assert predictor.param_names == list(free)
+    out = predictor({k: np.asarray(v)[None] for k, v in free.items()}, X, y.astype(lik.target_dtype))
+    for o in lik.outputs:
+        np.testing.assert_allclose(out[o][0], expected[o], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out[LOG_LIKELIHOOD][0], expected_ll, rtol=1e-12)
+    np.testing.assert_allclose(out[LOG_LIKELIHOOD][0], lik.log_likelihood({o: out[o] for o in lik.outputs}, y)[0],
+                               rtol=1e-10)
