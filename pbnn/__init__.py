@@ -56,6 +56,7 @@ __all__ = [
     "VAEFit",
     "__version__",
     "compare",
+    "conformal",
     "datasets",
     "diagnose",
     "elpd",
