@@ -93,14 +93,14 @@ def test_bad_options_name_the_field(options, message):
         get_method("swag").resolve(options)
 
 
-def test_a_swag_fit_holds_draws_of_its_gaussian(small_moons):
+@pytest.mark.slow  # the first model of the module: built and compiled here
+def test_a_swag_fit_holds_draws_of_its_gaussian(small_moons, short_swag):
     X_tr, X_te, y_tr, y_te = small_moons
-    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, "swag", steps=1200, burn_in=600, collect_every=20,
-                   rank=10, draws=50, seed=0, progressbar=False)
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, "swag", **short_swag, draws=50, seed=0, progressbar=False)
     assert dict(fit.posterior.sizes)["chain"] == 1 and dict(fit.posterior.sizes)["draw"] == 50
     assert fit.posterior.attrs["pbnn_draws"] == swag.SWAG_DRAWS
     assert fit.idata["log_likelihood"]["y"].shape == (1, 50, len(y_tr))
-    assert fit.optimizer_stats["lp"].shape == (1200,)
+    assert fit.optimizer_stats["lp"].shape == (800,)
     pred = fit.predict(X_te)
     assert pred.accuracy(y_te) > 0.85
     spread = float(pred["predictions"]["p"].std(("chain", "draw")).mean())

@@ -18,7 +18,8 @@ member's per-step history (``lp`` or ``elbo``, dims ``chain, step``); the member
 
 >>> import pbnn
 >>> ds = pbnn.datasets.sine(n_samples=64)
->>> fit = pbnn.fit(pbnn.zoo.sine(), ds.X_train, ds.y_train, method="ensemble", members=3, steps=500, seed=0)
+>>> fit = pbnn.fit(pbnn.zoo.sine(), ds.X_train, ds.y_train, method="ensemble", members=3, steps=500, seed=0,
+...                progressbar=False)
 >>> dict(fit.posterior.sizes)["chain"], dict(fit.posterior.sizes)["draw"]
 (3, 1)
 """
