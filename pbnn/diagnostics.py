@@ -60,7 +60,7 @@ class Diagnosis:
     """What :func:`diagnose` found: the checks, and the numbers behind them.
 
     ``function``: r_hat, bulk ESS and MCSE of every predicted output at the probe set (MCMC only
-    r_hat/ESS); ``weights``: the worst r_hat, ESS and MCSE per posterior variable (MCMC only).
+    r_hat/ESS; an ensemble adds ``member_sd``, the sd between its members' mean predictions); ``weights``: the worst r_hat, ESS and MCSE per posterior variable (MCMC only).
     """
 
     method: str
@@ -134,6 +134,9 @@ def diagnose(
     some class must vary by at least ``spread_min`` over the probe set; a network that predicts the
     same (the base rate, or 0.5) everywhere has learnt nothing from ``X``: a failed check is added
     whose note names the likely cause (e.g. unscaled features fitted with ``standardize=False``).
+    An ensemble (chains that are independent members, the registry's ``members`` capability) gets no r_hat: an
+    info row shows the sd between the members' mean predictions, averaged over the probe set, and ADVI members'
+    ELBO checks report the worst member.
     ADVI (JAX engine), Laplace and Pathfinder fits add the Pareto k-hat
     of their importance ratios p/q (:func:`pbnn.elpd.vi_khat`; WARN at 0.7 and above, outside the verdict).
     """
@@ -142,6 +145,7 @@ def diagnose(
     if not 0 < elbo_window <= 0.5:
         raise ValueError(f"elbo_window: expected a fraction of the steps in (0, 0.5], got {elbo_window!r}")
     outputs = _probe_outputs(fit, X_probe, n_probe)
+    method = methods.METHODS.get(fit.method)
     stats = fit.idata["sample_stats"].to_dataset() if "sample_stats" in fit.idata.children else xr.Dataset()
     n_chains = fit.idata["posterior"].sizes["chain"]
     mcse = azs.mcse(outputs, sample_dims=SAMPLE_DIMS, method="mean")
@@ -151,6 +155,7 @@ def diagnose(
     weights = None
     if "elbo" in fit.optimizer_stats:
         checks += _elbo_checks(fit.optimizer_stats["elbo"].values, elbo_window, elbo_rtol)
+    members = method is not None and method.capabilities.members
     if has_vi_khat(fit):
         checks.append(_khat_check(fit))
     if "diverging" in stats:
@@ -175,6 +180,12 @@ def diagnose(
         ]
     else:
         checks.append(mcse_check)
+    if members and n_chains > 1:
+        spread = outputs.mean("draw").std("chain", ddof=1)
+        function["member_sd"] = spread
+        checks.append(Check("function", "spread between members (mean sd)", float(spread.mean()), "", "info",
+                            f"sd of the {n_chains} members' mean predictions at the probe set (not r_hat: members "
+                            "are independent fits)"))
     if fit.spec.task == "classification" and (constant := _constant_check(fit, outputs, spread_min)) is not None:
         checks.append(constant)
     return Diagnosis(fit.method, tuple(checks), function, weights)
@@ -197,6 +208,15 @@ def elbo_relative_change(elbo: np.ndarray, window: float = 0.1) -> float:
 
 
 def _elbo_checks(elbo: np.ndarray, window: float, rtol: float) -> list[Check]:
+    if elbo.ndim == 2:  # an ensemble's members (chain, step): the worst change, the non-finite steps of all
+        rows = [_elbo_checks(row, window, rtol) for row in elbo]
+        change = max(rows, key=lambda r: -np.inf if np.isnan(r[0].value) else r[0].value)[0]
+        bad = sum(r[1].value for r in rows)
+        return [Check(change.space, change.name, change.value, change.target,
+                      "FAIL" if any(r[0].status == "FAIL" for r in rows) else "ok",
+                      f"worst of {len(rows)} members: {change.note}"),
+                Check("optimizer", "ELBO non-finite steps", bad, "= 0", _status(bad == 0),
+                      "a member diverged; lower learning_rate" if bad else "")]
     finite = np.isfinite(elbo)
     n_bad = int((~finite).sum())
     checks = [Check("optimizer", "ELBO non-finite steps", n_bad, "= 0", _status(n_bad == 0),

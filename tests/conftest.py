@@ -46,6 +46,12 @@ def quick_fit(small_moons):
     return pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=1500, draws=200, seed=3, progressbar=False)
 
 
+@pytest.fixture(scope="session")
+def short_swag():
+    """Options of a short SWAG run on small moons; runs with them share one compiled loop."""
+    return dict(steps=800, burn_in=400, collect_every=20, rank=10)
+
+
 def _write_uci(root: Path, folder: str = "yacht", n: int = 12) -> np.ndarray:
     """A tiny UCI benchmark layout under ``root/folder``: ``n`` rows, features 0-1, target 2, two splits of 9
     training rows and ``n - 9`` test rows."""

@@ -53,6 +53,25 @@ def test_a_non_finite_step_stops_the_loop_with_the_last_finite_parameters():
     assert len(res.losses) == 5 and np.isnan(res.losses[-1]) and np.isfinite(res.losses[:-1]).all()
 
 
+def test_a_tracker_sees_every_applied_step_and_not_a_rejected_one():
+    # state: (steps seen, sum of the iterates, last t); 7 steps in chunks of 3 (the last chunk masked after one step)
+    tracker = loop.Tracker(init=lambda p: (jnp.zeros((), jnp.int64), jnp.zeros_like(p), jnp.zeros((), jnp.int64)),
+                           update=lambda s, p, t: (s[0] + 1, s[1] + p, t))
+    iterates = 3.0 - 3.0 * 0.5 ** np.arange(1, 8)  # sgd(0.25) on (x - 3)^2 halves the distance to 3 every step
+    runs = [loop.run(_quadratic, jnp.zeros(1), steps=7, optimizer=optax.sgd(0.25), seed=0, chunk_size=c,
+                     tracker=tracker) for c in (3, 1000)]
+    for res in runs:
+        assert (int(res.tracked[0]), int(res.tracked[2])) == (7, 7)
+        np.testing.assert_allclose(res.tracked[1], [iterates.sum()], rtol=1e-12)
+
+    def blows_up(x, key):  # as above: 4 finite steps, the fifth rejected
+        return jnp.where(x[0] < 1.0, -x[0], jnp.nan)
+
+    res = loop.run(blows_up, jnp.zeros(1), steps=100, optimizer=optax.sgd(0.3), seed=0, chunk_size=3, tracker=tracker)
+    assert res.status == "diverged" and int(res.tracked[0]) == res.steps == 4
+    np.testing.assert_allclose(res.tracked[1], [0.3 + 0.6 + 0.9 + 1.2])
+
+
 def test_the_cholesky_factor_steps_at_one_over_sqrt_d():
     params = {"mu": jnp.zeros(4), "L": jnp.zeros((4, 4))}
     tx = optax.chain(optax.sgd(1.0), fullrank_step_scale(4))

@@ -21,7 +21,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_every_method_has_documented_checked_options():
-    assert list(METHODS) == ["advi", "fullrank_advi", "nuts", "map", "mc_dropout", "laplace", "pathfinder"]
+    assert list(METHODS) == ["advi", "fullrank_advi", "nuts", "map", "ensemble", "swag", "mc_dropout", "laplace",
+                            "pathfinder"]
     for method in METHODS.values():
         defaults = method.resolve()
         assert dataclasses.is_dataclass(defaults) and defaults == method.options()
@@ -86,7 +87,8 @@ def test_capabilities_drive_the_readers():
     assert methods.names(chains=True) == ["nuts"] == list(diagnostics.MCMC_METHODS)
     assert methods.reference() == compare.REFERENCE == "nuts"
     assert methods.names(point=True) == ["map"]
-    assert set(methods.names(minibatch=True)) == {"advi", "fullrank_advi", "map", "mc_dropout"}
+    assert set(methods.names(minibatch=True)) == {"advi", "fullrank_advi", "map", "ensemble", "swag", "mc_dropout"}
+    assert methods.names(members=True) == ["ensemble"]
     every_option = {f.name for m in METHODS.values() for f in dataclasses.fields(m.options)}
     assert set(FIT_OPTIONS) <= every_option
 

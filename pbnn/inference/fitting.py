@@ -250,6 +250,7 @@ def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: 
     ``scaling``: the target scaling of the fit (default: standardized ``y`` where the likelihood standardizes,
     as :func:`fit` does); ``options`` and ``seed`` None for draws that pbnn did not make (:meth:`Fit.from_pymc`)."""
     seconds = time.perf_counter() - start
+    draws_meaning = posterior.attrs.get("pbnn_draws")  # an engine's own account of its draws
     posterior = _with_parameter_deterministics(model, posterior)
 
     attrs = {
@@ -268,7 +269,9 @@ def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: 
     obs = {"obs": np.arange(len(y))}
     input_dims = [model.named_vars_to_dims["X"][k] for k in range(X.ndim)]
     per_draw, per_step = split_stats(sample_stats)
-    if not get_method(method).capabilities.chains:
+    if draws_meaning is not None:
+        posterior.attrs["pbnn_draws"] = draws_meaning
+    elif not get_method(method).capabilities.chains:
         posterior.attrs["pbnn_draws"] = INDEPENDENT_DRAWS
     groups = {
         "posterior": posterior,

@@ -12,6 +12,8 @@ Every optimisation-based method (mean-field and full-rank ADVI, MAP, MC dropout)
   finite parameters.
 * Ctrl-C (or a ``KeyboardInterrupt`` raised by ``callback``) between or inside chunks returns the steps
   completed, ``status="interrupted"``.
+* A :class:`Tracker` keeps statistics of the iterates inside the compiled chunk (SWAG's moments,
+  :mod:`pbnn.inference.swag`), without handing the parameters back to Python at every step.
 
 >>> import jax.numpy as jnp
 >>> res = run(lambda x, key: jnp.sum((x - 3.0) ** 2), jnp.zeros(2), steps=2000, optimizer=adam(0.05), seed=0)
@@ -36,7 +38,7 @@ from pbnn.devices import jax_device
 
 jax.config.update("jax_enable_x64", True)  # PyMC graphs are float64
 
-__all__ = ["LoopResult", "adam", "outcome", "learning_rate_schedule", "optimizer_from", "run"]
+__all__ = ["LoopResult", "Tracker", "adam", "outcome", "learning_rate_schedule", "optimizer_from", "run"]
 
 #: The final objective is the mean loss of this fraction of the steps, the last ones (at least one step).
 FINAL_FRACTION = 0.05
@@ -48,8 +50,9 @@ Loss = Callable[..., jax.Array]
 class LoopResult:
     """What :func:`run` did: ``params`` (numpy, the last finite ones), ``losses`` (one per step run; when
     diverged, the last one is the non-finite loss of the failing step), ``steps`` (updates applied),
-    ``status`` (``"done"``, ``"diverged"`` or ``"interrupted"``), and the seconds spent compiling
-    (``compile_seconds``, ~0 on a cache hit) and running (``run_seconds``)."""
+    ``status`` (``"done"``, ``"diverged"`` or ``"interrupted"``), the seconds spent compiling
+    (``compile_seconds``, ~0 on a cache hit) and running (``run_seconds``), and ``tracked``: the final state of
+    the :class:`Tracker` (numpy), None without one."""
 
     params: Any
     losses: np.ndarray
@@ -57,6 +60,25 @@ class LoopResult:
     status: str
     compile_seconds: float
     run_seconds: float
+    tracked: Any = None
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """Statistics of the iterates, updated inside the compiled loop: ``init(params) -> state`` (a pytree of
+    arrays) and ``update(state, params, t) -> state``, pure JAX functions. ``update`` runs after every applied
+    step with the new parameters and ``t``, the steps done (1 after the first step); a step that the non-finite
+    guard rejects, or a masked step of the last chunk, leaves the state as it was.
+
+    >>> total = Tracker(init=lambda p: jnp.zeros_like(p), update=lambda s, p, t: jnp.where(t > 1, s + p, s))
+    >>> res = run(lambda x, key: jnp.sum((x - 3.0) ** 2), jnp.zeros(1), steps=3, optimizer=optax.sgd(0.25),
+    ...           seed=0, tracker=total)
+    >>> res.tracked.tolist()  # the iterates after steps 2 and 3: 2.25 and 2.625
+    [4.875]
+    """
+
+    init: Callable[[Any], Any]
+    update: Callable[[Any, Any, jax.Array], Any]
 
 
 def learning_rate_schedule(learning_rate: float, final_learning_rate: float | None, steps: int) -> optax.ScalarOrSchedule:
@@ -183,12 +205,16 @@ def run(
     device: str | None = None,
     cache: dict | None = None,
     cache_key: Hashable | None = None,
+    tracker: Tracker | None = None,
 ) -> LoopResult:
     """Minimise ``loss(params, key, *data)`` from ``params`` (a pytree) with ``steps`` steps of ``optimizer``.
 
     ``data`` are arrays passed to every step (not baked into the compiled code); ``callback(steps_done,
     losses_of_the_chunk)`` runs after every chunk. With ``cache`` (a dict) and ``cache_key`` (identifying
-    ``loss`` and ``optimizer``), the compiled chunk is kept there and reused by later runs.
+    ``loss``, ``optimizer`` and ``tracker``), the compiled chunk is kept there and reused by later runs: the
+    seed, the start ``params`` and the values of ``data`` are inputs of the compiled code, so runs that differ
+    only in them (an ensemble's members) compile once. ``tracker``: statistics of the iterates
+    (:class:`Tracker`), returned as ``LoopResult.tracked``.
     """
     if steps < 1 or chunk_size < 1:
         raise ValueError(f"steps and chunk_size: expected positive integers, got {steps} and {chunk_size}")
@@ -198,11 +224,13 @@ def run(
     guarded = optax.apply_if_finite(optimizer, max_consecutive_errors=1)
     params = jax.tree.map(put, params)
     state = {"params": params, "opt": guarded.init(params), "t": put(np.int64(0)), "failed": put(np.bool_(False))}
+    if tracker is not None:
+        state["track"] = jax.tree.map(put, tracker.init(params))
     data = tuple(put(d) for d in data)
     key = put(jax.random.key_data(jax.random.key(seed)))
 
     length = min(chunk_size, steps)
-    compiled = _compiled_chunk(loss, guarded, length, (state, data, key), cache, cache_key)
+    compiled = _compiled_chunk(loss, guarded, length, (state, data, key), cache, cache_key, tracker)
     compile_seconds = time.perf_counter() - t_setup
 
     chunks: list[np.ndarray] = []
@@ -228,11 +256,12 @@ def run(
     losses = np.concatenate(chunks) if chunks else np.empty(0)
     if status == "interrupted":
         losses = losses[:steps_done]
+    tracked = jax.device_get(state["track"]) if tracker is not None else None
     return LoopResult(params=jax.device_get(state["params"]), losses=losses, steps=steps_done, status=status,
-                      compile_seconds=compile_seconds, run_seconds=run_seconds)
+                      compile_seconds=compile_seconds, run_seconds=run_seconds, tracked=tracked)
 
 
-def _compiled_chunk(loss, optimizer, length, args, cache, cache_key):
+def _compiled_chunk(loss, optimizer, length, args, cache, cache_key, tracker):
     """The compiled ``chunk(state, data, n_active, key) -> (state, losses[length])``."""
     state, data, key = args
     n_active = jnp.asarray(np.int64(length))
@@ -242,13 +271,13 @@ def _compiled_chunk(loss, optimizer, length, args, cache, cache_key):
         slot = ("loop", cache_key, length, signature)
         if slot in cache:
             return cache[slot]
-    compiled = jax.jit(_chunk_fn(loss, optimizer, length)).lower(state, data, n_active, key).compile()
+    compiled = jax.jit(_chunk_fn(loss, optimizer, length, tracker)).lower(state, data, n_active, key).compile()
     if slot is not None:
         cache[slot] = compiled
     return compiled
 
 
-def _chunk_fn(loss: Loss, optimizer: optax.GradientTransformation, length: int):
+def _chunk_fn(loss: Loss, optimizer: optax.GradientTransformation, length: int, tracker: Tracker | None):
     value_and_grad = jax.value_and_grad(loss)
 
     def chunk(state: dict, data: tuple, n_active: jax.Array, key_data: jax.Array):
@@ -267,6 +296,9 @@ def _chunk_fn(loss: Loss, optimizer: optax.GradientTransformation, length: int):
                 "t": st["t"] + finite.astype(st["t"].dtype),
                 "failed": ~finite,
             }
+            if tracker is not None:
+                tracked = tracker.update(st["track"], new["params"], new["t"])
+                new["track"] = jax.tree.map(lambda a, b: jnp.where(finite, a, b), tracked, st["track"])
             new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, st)
             return new, jnp.where(active, value, jnp.nan)
 

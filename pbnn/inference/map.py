@@ -42,30 +42,19 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     (stochastic MAP, for data too large for full-batch steps); None: the full data every step.
     ``optimizer``: any optax transformation (minimising minus the log posterior), instead of Adam at
     ``learning_rate``."""
-    from pbnn.compile import prior_of
     from pbnn.inference import draws_to_posterior, loop
-    from pbnn.inference.logdensity import initial_point, log_density, model_cache, sample_batch, structure_key
+    from pbnn.inference.logdensity import initial_point, model_cache, structure_key
     from pbnn.inference.progress import progress_bar
 
     steps = check_positive_int("steps", steps)
     rate = None if optimizer is not None else learning_rate  # what the messages name
     optimizer_key = loop.optimizer_key(optimizer, learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
-    for layer in spec.layers:
-        if layer.has_params and isinstance(prior_of(spec, layer), Hierarchical | Horseshoe):
-            raise SpecError(
-                f"method 'map': prior {prior_of(spec, layer).describe()} has no finite mode; "
-                "use method 'advi' or 'nuts', or a Normal, Laplace or ScaleMixture prior"
-            )
+    check_finite_mode(spec, "map")
     n = len(y)
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)
-    fns = log_density(model, ("X", "target"), jacobian=False)
-    scale = 1.0 if batch_size is None else n / batch_size
-
-    def loss(x, key, *data):
-        return -fns.logp(x, data, sample_batch(key, data, batch_size), scale)
-
+    fns, loss = negative_log_posterior(model, n, batch_size)
     key = ("map", structure_key(model, ("X", "target")), batch_size, n, optimizer_key)
     with progress_bar(progressbar, steps, label="MAP", value_name="lp") as advance:
         out = loop.run(loss, fns.flatten(initial_point(model, seed=seed)), steps=steps, optimizer=optimizer,
@@ -76,3 +65,32 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
     stats = xr.Dataset({"lp": ("step", -out.losses)}, coords={"step": np.arange(1, len(out.losses) + 1)})
     fault, message = loop.outcome(out, label="MAP", steps=steps, learning_rate=rate)
     return EngineResult(draws_to_posterior(model, draws), stats, fault, message)
+
+
+def check_finite_mode(spec, method: str) -> None:
+    """Refuse priors with latent scales (no finite mode) for ``method``, an optimizer of the log posterior."""
+    from pbnn.compile import prior_of
+
+    for layer in spec.layers:
+        if layer.has_params and isinstance(prior_of(spec, layer), Hierarchical | Horseshoe):
+            raise SpecError(
+                f"method {method!r}: prior {prior_of(spec, layer).describe()} has no finite mode; "
+                "use method 'advi' or 'nuts', or a Normal, Laplace or ScaleMixture prior"
+            )
+
+
+def negative_log_posterior(model: pm.Model, n: int, batch_size: int | None, *, per_point: bool = False):
+    """``(fns, loss)``: the model's JAX log density (no Jacobian terms) and ``loss(x, key, X, target)``, minus the
+    log posterior density at the flat unconstrained ``x``, the likelihood of ``batch_size`` rows drawn with
+    replacement scaled by ``n / batch_size`` (None: the full data). ``per_point=True`` divides it by ``n`` (the
+    mean loss per training point, the scale of SGD's learning rates)."""
+    from pbnn.inference.logdensity import log_density, sample_batch
+
+    fns = log_density(model, ("X", "target"), jacobian=False)
+    scale = 1.0 if batch_size is None else n / batch_size
+    divide = float(n) if per_point else 1.0
+
+    def loss(x, key, *data):
+        return -fns.logp(x, data, sample_batch(key, data, batch_size), scale) / divide
+
+    return fns, loss

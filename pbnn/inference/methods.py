@@ -45,6 +45,12 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def non_negative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {_got(value)}")
+    return int(value)
+
+
 def positive_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive number, got {_got(value)}")
@@ -223,6 +229,85 @@ class MAPOptions(Options):
 
 
 @dataclass(frozen=True)
+class SWAGOptions(Options):
+    """Options of ``swag`` (Maddox et al.'s SWA-Gaussian of SGD iterates; :mod:`pbnn.inference.swag`)."""
+
+    steps: int = option(5000, "SGD steps, the burn-in included", positive_int)
+    burn_in: int = option(2500, "steps before the first collected iterate (the rate decays over them)",
+                          non_negative_int)
+    collect_every: int = option(25, "steps between collected iterates", positive_int)
+    rank: int = option(20, "rank K of the covariance's low-rank part (the last K deviations; at least 2)",
+                       positive_int)
+    learning_rate: float = option(0.05, "SGD's rate (momentum 0.9, mean loss per point) in the first half of "
+                                  "the burn-in", positive_number)
+    swa_learning_rate: float = option(0.01, "SGD's constant rate while collecting (reached at 90% of the burn-in)",
+                                      positive_number)
+    batch_size: int | None = option(32, "minibatch size (None: the full data, which leaves SGD no noise to "
+                                    "measure)", optional(positive_int))
+    draws: int = option(100, "draws from the SWAG Gaussian", positive_int)
+    optimizer: Any = option(None, "an optax optimizer instead of SGD at the two rates (None: SGD)",
+                            optional(optax_optimizer))
+
+    def check(self) -> None:
+        if self.rank < 2:
+            raise ValueError(f"rank: expected an integer >= 2 (the covariance divides by rank - 1), got {self.rank}")
+        collected = max(0, self.steps - self.burn_in) // self.collect_every
+        if collected < self.rank:
+            raise ValueError(f"steps: SWAG collects (steps - burn_in) // collect_every = {collected} iterates, fewer "
+                             f"than rank {self.rank}; raise steps, or lower burn_in, collect_every or rank")
+
+
+#: The methods an ensemble's members may use (``member``).
+ENSEMBLE_MEMBERS = ("map", "advi", "swag")
+#: Draws per member when ``draws`` is None: a MAP member is one draw.
+MEMBER_DRAWS = {"map": 1, "advi": 100, "swag": 100}
+#: Options of ``ensemble`` that only SWAG members take.
+SWAG_ONLY = ("burn_in", "collect_every", "rank", "swa_learning_rate")
+
+
+@dataclass(frozen=True)
+class EnsembleOptions(Options):
+    """Options of ``ensemble`` (deep ensembles; :mod:`pbnn.inference.ensemble`). None: the member method's
+    default; the member's options are checked by that method (:meth:`member_options`)."""
+
+    members: int = option(5, "independently initialised fits (each its own seed)", positive_int)
+    member: str = option("map", "the method of each member: 'map', 'advi' or 'swag' (MultiSWAG)",
+                         one_of(*ENSEMBLE_MEMBERS, what="ensemble member"))
+    steps: int | None = option(None, "optimisation steps of each member (None: the member method's default)",
+                               optional(positive_int))
+    learning_rate: float | None = option(None, "learning rate of each member (None: the member method's default)",
+                                         optional(positive_number))
+    batch_size: int | None = option(None, "minibatch size (None: the member method's default; swag's is 32)",
+                                    optional(positive_int))
+    draws: int | None = option(None, "draws per member (None: 1 for map, 100 for advi and swag; map: 1 only)",
+                               optional(positive_int))
+    burn_in: int | None = option(None, "swag members' burn-in (None: swag's default)", optional(non_negative_int))
+    collect_every: int | None = option(None, "swag members' collect_every (None: swag's default)",
+                                       optional(positive_int))
+    rank: int | None = option(None, "swag members' rank (None: swag's default)", optional(positive_int))
+    swa_learning_rate: float | None = option(None, "swag members' swa_learning_rate (None: swag's default)",
+                                             optional(positive_number))
+    optimizer: Any = option(None, "an optax optimizer for every member (None: the member method's)",
+                            optional(optax_optimizer))
+
+    def check(self) -> None:
+        if self.member == "map" and self.draws not in (None, 1):
+            raise ValueError(f"draws: a map member is one draw; draws applies to advi and swag members, got "
+                             f"{self.draws}")
+        for name in SWAG_ONLY:
+            if self.member != "swag" and getattr(self, name) is not None:
+                raise ValueError(f"{name}: an option of swag members (member='swag'), got member='{self.member}'")
+        self.member_options()
+
+    def member_options(self) -> Options:
+        """The options of each member, checked by the member's method."""
+        given = {k: v for k, v in self.to_dict().items() if k not in ("members", "member", "draws") and v is not None}
+        if self.member != "map":
+            given["draws"] = self.draws or MEMBER_DRAWS[self.member]
+        return get_method(self.member).resolve(given)
+
+
+@dataclass(frozen=True)
 class DropoutOptions(Options):
     """Options of ``mc_dropout`` (Gal & Ghahramani's Monte Carlo dropout)."""
 
@@ -267,7 +352,8 @@ class Capabilities:
     ``minibatch``: takes ``batch_size``; ``reference``: the gold standard other methods are compared with;
     ``extra``: the pbnn extra whose packages it needs, if any; ``reuses_model``: the engine leaves the model as
     it found it, so :func:`pbnn.fit` keeps it, with what was compiled for it, for the next fit of the same spec
-    and data shapes.
+    and data shapes; ``members``: chain ``m`` holds member ``m`` of an ensemble, an independent fit (not a
+    Markov chain: no r_hat; :func:`pbnn.diagnose` shows the spread between members).
     """
 
     chains: bool = False
@@ -277,6 +363,7 @@ class Capabilities:
     reference: bool = False
     extra: str | None = None
     reuses_model: bool = False
+    members: bool = False
 
 
 @dataclass(frozen=True)
@@ -391,6 +478,11 @@ register(Method("nuts", "the No-U-Turn sampler: numpyro's in pbnn's chunks, or p
                 f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
 register(Method("map", "the posterior mode (one draw: no epistemic spread)", MAPOptions,
                 f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True, reuses_model=True)))
+register(Method("ensemble", "a deep ensemble: independently initialised map, advi or swag fits, one chain each",
+                EnsembleOptions, f"{_ENGINES}.ensemble:run",
+                Capabilities(minibatch=True, reuses_model=True, members=True)))
+register(Method("swag", "SWA-Gaussian: mean, diagonal and low-rank covariance of SGD iterates", SWAGOptions,
+                f"{_ENGINES}.swag:run", Capabilities(objective="lp", minibatch=True, reuses_model=True)))
 register(Method("mc_dropout", "Monte Carlo dropout with Gal's weight decay", DropoutOptions,
                 f"{_ENGINES}.dropout:run", Capabilities(objective="loss", minibatch=True, reuses_model=True)))
 register(Method("laplace", "a Gaussian at the mode with the inverse Hessian (pymc-extras)", LaplaceOptions,
