@@ -3,7 +3,7 @@ the same :class:`~pbnn.results.Fit`. Importing this package is light; engines lo
 
 >>> import pbnn
 >>> sorted(pbnn.inference.METHODS)
-['advi', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder']
+['advi', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder', 'sghmc', 'sgld']
 """
 
 from __future__ import annotations
