@@ -108,6 +108,7 @@ def _fit(small_moons, **options):
     return pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, "sgld", **{**MOONS, **options})
 
 
+@pytest.mark.slow  # 5-6 s: compiles the moons chunk
 def test_a_fit_is_diagnosed_as_chains_and_a_second_fit_does_not_recompile(small_moons):
     with pytest.warns(UserWarning, match=r"sgld: function-space r_hat \d\.\d+ > 1\.01 at the training inputs: the "
                       r"chains disagree; run longer \(tune or burn_in, and draws\)"):
@@ -167,7 +168,7 @@ def test_ctrl_c_returns_the_draws_so_far_and_during_burn_in_stops(small_moons, m
      "schedule: unknown step-size schedule 'linear'; expected one of constant, polynomial, cyclical"),
     ("sgld", {"burn_in": -1}, ValueError, "burn_in: expected a non-negative integer, got -1"),
     ("sgld", {"step_size": 0}, ValueError, "step_size: expected a positive number, got 0"),
-    ("sgld", {"cycles": 10**6, "draws": 10, "burn_in": 0, "thin": 1}, ValueError,
+    ("sgld", {"schedule": "cyclical", "cycles": 10**6, "draws": 10, "burn_in": 0, "thin": 1}, ValueError,
      "cycles: expected at most the 10 steps per chain (burn_in + draws * thin), got 1000000"),
     ("sgld", {"alpha": 1.0}, TypeError, "alpha: not an option of method 'sgld'; its options are draws, burn_in"),
     ("sghmc", {"alpha": 200.0}, ValueError, "alpha: expected alpha * step_size < 1 (the momentum's decay per step), "
@@ -176,6 +177,11 @@ def test_ctrl_c_returns_the_draws_so_far_and_during_burn_in_stops(small_moons, m
 def test_bad_options_name_the_field_and_the_form(method, options, error, message):
     with pytest.raises(error, match=re.escape(message)):
         get_method(method).resolve(options)
+
+
+def test_cycles_bound_only_the_cyclical_schedule():
+    assert get_method("sgld").resolve({"draws": 1, "burn_in": 0, "thin": 1}).cycles == 4  # one step, constant
+    assert get_method("sghmc").resolve({"schedule": "cyclical", "draws": 4, "burn_in": 0, "thin": 1}).total_steps == 4
 
 
 def test_the_default_batch_size_meets_small_data_with_a_clear_error():

@@ -300,7 +300,7 @@ class SGLDOptions(Options):
         return self.burn_in + self.draws * self.thin
 
     def check(self) -> None:
-        if self.cycles > self.total_steps:
+        if self.schedule == "cyclical" and self.cycles > self.total_steps:
             raise ValueError(f"cycles: expected at most the {self.total_steps} steps per chain "
                              f"(burn_in + draws * thin), got {self.cycles}")
 
