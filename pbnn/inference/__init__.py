@@ -2,8 +2,9 @@
 the same :class:`~pbnn.results.Fit`. Importing this package is light; engines load when a method runs.
 
 >>> import pbnn
->>> sorted(pbnn.inference.METHODS)
-['advi', 'ensemble', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder', 'swag']
+>>> sorted(pbnn.inference.METHODS)  # doctest: +NORMALIZE_WHITESPACE
+['advi', 'ensemble', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder', 'sghmc', 'sgld',
+ 'swag']
 """
 
 from __future__ import annotations

@@ -55,6 +55,9 @@ def fit(
       1.54 to 0.52 for 1.8x the time (``benchmarks/bench_uci.py``).
     * ``"nuts"``: ``sampler`` (pymc, nutpie, numpyro, blackjax), ``draws``, ``tune``, ``chains``,
       ``target_accept``, ``backend``, ``device``.
+    * ``"sgld"``, ``"sghmc"``: ``draws``, ``burn_in``, ``thin``, ``chains``, ``batch_size``, ``step_size``, ``schedule``
+      (constant, polynomial, cyclical), ``gamma``, ``decay_steps``, ``cycles``, ``temperature``, ``device``; SGHMC's
+      friction ``alpha`` (:mod:`pbnn.inference.sgmcmc`).
     * ``"map"``, ``"mc_dropout"``, ``"laplace"``, ``"pathfinder"``: see their modules in :mod:`pbnn.inference`.
 
     ``method`` and the options not given come from the spec's fit settings (a zoo model's ``[fit]`` table,
@@ -138,7 +141,7 @@ def fit(
     fitted = make_fit(result)
     if reuse and result.fault is None:
         _return_model(model_key, model)
-    if entry.capabilities.chains:
+    if entry.capabilities.chains and result.fault != "diverged":  # a diverged run's error says what went wrong
         _warn_sampler_faults(fitted, resolved)
     if result.fault == "diverged":
         from pbnn.errors import DivergenceError
@@ -238,8 +241,8 @@ def _warn_sampler_faults(fitted: Fit, options: Options) -> None:
     rhat = checks.get("r_hat (max)")
     if rhat is not None and fitted.posterior.sizes["chain"] > 1 and not rhat.value <= RHAT_WARN:
         warnings.warn(f"{fitted.method}: function-space r_hat {rhat.value:.3f} > {RHAT_WARN} at the training inputs: "
-                      "the chains disagree; run more tune and draws, or more chains (pbnn.diagnose(fit) shows the "
-                      "table)", UserWarning, stacklevel=3)
+                      "the chains disagree; run longer (tune or burn_in, and draws), or more chains (pbnn.diagnose(fit) "
+                      "shows the table)", UserWarning, stacklevel=3)
 
 
 def _make_fit(spec: BNN, model: pm.Model, X: np.ndarray, y: np.ndarray, method: str, options: Options | None,

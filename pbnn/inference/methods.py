@@ -63,6 +63,19 @@ def open_unit(name: str, value: Any) -> float:
     return float(value)
 
 
+def nonnegative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {_got(value)}")
+    return int(value)
+
+
+def decay_exponent(name: str, value: Any) -> float:
+    """Welling & Teh's ``gamma`` in (0.5, 1]: the step sizes sum to infinity and their squares do not."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.5 < value <= 1:
+        raise ValueError(f"{name}: expected a number in (0.5, 1], got {_got(value)}")
+    return float(value)
+
+
 def probability(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ValueError(f"{name}: expected a probability in [0, 1), got {_got(value)}")
@@ -340,6 +353,58 @@ class PathfinderOptions(Options):
     backend: str = option("numba", "PyTensor backend (Pathfinder does not compile with JAX)", one_of("numba", "c"))
 
 
+#: Step-size schedules of the SG-MCMC methods (:func:`pbnn.inference.sgmcmc.step_size_schedule`).
+SCHEDULES = ("constant", "polynomial", "cyclical")
+
+
+@dataclass(frozen=True)
+class SGLDOptions(Options):
+    """Options of ``sgld`` (blackjax's stochastic-gradient Langevin dynamics; :mod:`pbnn.inference.sgmcmc`)."""
+
+    draws: int = option(1000, "draws kept per chain", positive_int)
+    burn_in: int = option(5000, "steps per chain before the first kept draw", nonnegative_int)
+    thin: int = option(50, "steps per kept draw", positive_int)
+    chains: int = option(4, "chains (run together, vmapped)", positive_int)
+    batch_size: int | None = option(32, "minibatch size, at most the data's (None: the full data every step)",
+                                    optional(positive_int))
+    step_size: float = option(5e-4, "step size h at step 0: z += h grad + sqrt(2h) noise (Welling & Teh's "
+                              "epsilon is 2h)", positive_number)
+    schedule: str = option("constant", "step sizes: 'constant', 'polynomial' (h (1 + t/decay_steps)^-gamma) or "
+                           "'cyclical' (cycles cosine restarts)", one_of(*SCHEDULES, what="step-size schedule"))
+    gamma: float = option(0.55, "exponent of the polynomial decay, in (0.5, 1]", decay_exponent)
+    decay_steps: float = option(1000.0, "b of the polynomial decay (the step size is h / 2^gamma at step b)",
+                                positive_number)
+    cycles: int = option(4, "cycles of the cyclical schedule over all the steps", positive_int)
+    temperature: float = option(1.0, "temperature T of the noise (1: the posterior; < 1: a colder, sharper one)",
+                                positive_number)
+    device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
+
+    @property
+    def total_steps(self) -> int:
+        """Steps per chain: ``burn_in + draws * thin``."""
+        return self.burn_in + self.draws * self.thin
+
+    def check(self) -> None:
+        if self.schedule == "cyclical" and self.cycles > self.total_steps:
+            raise ValueError(f"cycles: expected at most the {self.total_steps} steps per chain "
+                             f"(burn_in + draws * thin), got {self.cycles}")
+
+
+@dataclass(frozen=True)
+class SGHMCOptions(SGLDOptions):
+    """Options of ``sghmc`` (blackjax's stochastic-gradient HMC solver): those of ``sgld`` and the friction."""
+
+    step_size: float = option(0.01, "step size h at step 0: z += h p; p += h grad - alpha h p + sqrt(2 alpha h) "
+                              "noise", positive_number)
+    alpha: float = option(20.0, "friction (at high friction SGHMC is SGLD of step size h / alpha)", positive_number)
+
+    def check(self) -> None:
+        super().check()
+        if self.alpha * self.step_size >= 1:
+            raise ValueError(f"alpha: expected alpha * step_size < 1 (the momentum's decay per step), got "
+                             f"{self.alpha:g} * {self.step_size:g}")
+
+
 # -- methods ---------------------------------------------------------------------------------------------------
 
 
@@ -476,6 +541,10 @@ register(Method("fullrank_advi", "full-rank Gaussian ADVI (wants mc_samples=16 a
                 Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
 register(Method("nuts", "the No-U-Turn sampler: numpyro's in pbnn's chunks, or pm.sample's pymc, nutpie, blackjax", NUTSOptions,
                 f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
+register(Method("sgld", "stochastic-gradient Langevin dynamics (blackjax) on minibatches", SGLDOptions,
+                f"{_ENGINES}.sgmcmc:run_sgld", Capabilities(chains=True, minibatch=True, reuses_model=True)))
+register(Method("sghmc", "stochastic-gradient HMC with friction (blackjax) on minibatches", SGHMCOptions,
+                f"{_ENGINES}.sgmcmc:run_sghmc", Capabilities(chains=True, minibatch=True, reuses_model=True)))
 register(Method("map", "the posterior mode (one draw: no epistemic spread)", MAPOptions,
                 f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True, reuses_model=True)))
 register(Method("ensemble", "a deep ensemble: independently initialised map, advi or swag fits, one chain each",
