@@ -102,57 +102,50 @@ class SampledLoglik:
     """The log-likelihood of a batch with the weights' layers sampled by ``estimator``.
 
     ``weights``: the weight arrays it samples (value names of the model); ``others``: the variables it takes a
-    value of (biases, the likelihood's hyperparameters). Call it as ``sampled(mean, sd, values, batch, key)``:
+    value of (biases, the likelihood's hyperparameters). Call it as ``sampled(mean, sd, values, batch, noise)``:
     ``mean``/``sd`` the weights' q by name, ``values`` the others' constrained values by name, ``batch`` the
-    ``(X, target)`` rows, ``key`` a JAX key; it returns the sum over the batch.
+    ``(X, target)`` rows of ``rows`` rows, ``noise`` standard normals; it returns the sum over the batch.
     """
 
     estimator: str
+    rows: int
     weights: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
-    kinds: tuple[str, ...]
     others: tuple[str, ...]
     graph: Callable[..., Any]
 
+    @property
+    def noise_shapes(self) -> list[tuple[int, ...]]:
+        """The standard normal arrays one call takes: per weight, its pre-activations' ``eps`` (rows, units)
+        (local), or ``Delta W``'s (the weight's shape) and the input and output signs' (rows, inputs) and
+        (rows, units) (flipout; a sign is that of a standard normal)."""
+        return [shape for weight in self.shapes for part, shape in _input_shapes(self.estimator, weight, self.rows)
+                if part in NOISE]
+
+    @property
+    def noise_size(self) -> int:
+        """The length of the flat standard normal vector ``noise`` one call takes."""
+        return sum(math.prod(s) for s in self.noise_shapes)
+
     def __call__(self, mean: Mapping[str, jax.Array], sd: Mapping[str, jax.Array], values: Mapping[str, jax.Array],
-                 batch: tuple[jax.Array, jax.Array], key: jax.Array) -> jax.Array:
-        x, y = batch
-        n = x.shape[0]
-        dtype = x.dtype
-        # a Dense weight is (inputs, units), a Conv2D filter bank (filters, channels, kh, kw)
-        ends = [(shape[0], shape[1]) if kind == "Dense" else (shape[1], shape[0])
-                for shape, kind in zip(self.shapes, self.kinds)]
-        if self.estimator == "local":
-            normal_shapes, sign_shapes = [(n, n_out) for _, n_out in ends], []
-        else:
-            normal_shapes = list(self.shapes)
-            sign_shapes = [s for n_in, n_out in ends for s in ((n, n_in), (n, n_out))]
-        # one draw of each kind, cut into the arrays: every random call compiles its own generator (XLA's CPU
-        # compile of the moons BNN's step took 12 s with one call per array); the barrier draws it once
-        k_normal, k_signs = jax.random.split(key)
-        normals = _cut(jax.random.normal(k_normal, (_total(normal_shapes),), dtype=dtype), normal_shapes)
-        signs = _cut(jax.random.rademacher(k_signs, (_total(sign_shapes),), dtype=dtype), sign_shapes)
-        noise = []
+                 batch: tuple[jax.Array, jax.Array], noise: jax.Array) -> jax.Array:
+        """The batch's log-likelihood: ``mean``/``sd`` the weights' q by name, ``values`` the others' constrained
+        values by name, ``batch`` the ``(X, target)`` rows, ``noise`` (:attr:`noise_size`,) standard normals
+        (drawn with the ELBO's own: one random call, since XLA compiles every call's generator anew)."""
+        parts, start = [], 0
+        for shape in self.noise_shapes:
+            parts.append(noise[start:start + math.prod(shape)].reshape(shape))
+            start += math.prod(shape)
+        inputs = []
         for j, name in enumerate(self.weights):
             m, s = mean[name], sd[name]
             if self.estimator == "local":
-                noise += [m, s**2, normals[j]]
+                inputs += [m, s**2, parts[j]]
             else:
-                noise += [m, s * normals[j], signs[2 * j], signs[2 * j + 1]]
-        return self.graph(x, y, *(values[name] for name in self.others), *noise)[0]
-
-
-def _total(shapes: list[tuple[int, ...]]) -> int:
-    return sum(math.prod(s) for s in shapes)
-
-
-def _cut(flat: jax.Array, shapes: list[tuple[int, ...]]) -> list[jax.Array]:
-    flat = jax.lax.optimization_barrier(flat)
-    out, start = [], 0
-    for shape in shapes:
-        out.append(flat[start:start + math.prod(shape)].reshape(shape))
-        start += math.prod(shape)
-    return out
+                delta, signs_in, signs_out = parts[3 * j:3 * j + 3]
+                inputs += [m, s * delta, jnp.sign(signs_in), jnp.sign(signs_out)]
+        x, y = batch
+        return self.graph(x, y, *(values[name] for name in self.others), *inputs)[0]
 
 
 def sampled_loglik(spec: BNN, model: pm.Model, estimator: str, rows: int) -> SampledLoglik:
@@ -188,7 +181,7 @@ def _build(spec: BNN, model: pm.Model, estimator: str, rows: int) -> SampledLogl
     sums = {}
     for p in weights:
         inputs = [pt.tensor(f"{p.name}_{part}", shape=shape, dtype="float64")
-                  for part, shape in _noise_shapes(estimator, p.shape, rows)]
+                  for part, shape in _input_shapes(estimator, p.shape, rows)]
         noise_inputs += inputs
         sums[p.name] = _weighted_sum(estimator, p.layer, *inputs)
     outputs = likelihood.link(forward(spec, x, values, weighted_sums=sums), hyper)
@@ -196,14 +189,19 @@ def _build(spec: BNN, model: pm.Model, estimator: str, rows: int) -> SampledLogl
     loglik = pt.sum(pm.logp(family.dist(**dist_params), y))
     others = {**values, **hyper}
     graph = get_jaxified_graph(inputs=[x, y, *others.values(), *noise_inputs], outputs=[loglik])
-    return SampledLoglik(estimator=estimator, weights=tuple(p.name for p in weights),
-                         shapes=tuple(p.shape for p in weights), kinds=tuple(type(p.layer).__name__ for p in weights),
+    return SampledLoglik(estimator=estimator, rows=rows, weights=tuple(p.name for p in weights),
+                         shapes=tuple(p.shape for p in weights),
                          others=tuple(others), graph=graph)
 
 
-def _noise_shapes(estimator: str, shape: tuple[int, ...], rows: int) -> list[tuple[str, tuple]]:
+#: The graph's inputs that are standard normals in a call (``delta``: before it is scaled by the sd).
+NOISE = ("eps", "delta", "signs_in", "signs_out")
+
+
+def _input_shapes(estimator: str, shape: tuple[int, ...], rows: int) -> list[tuple[str, tuple]]:
     """The graph's inputs for one weight array: its mean, then ``var`` and ``eps`` (local) or ``delta`` and the
     input and output signs (flipout)."""
+    # a Dense weight is (inputs, units), a Conv2D filter bank (filters, channels, kh, kw)
     n_in, n_out = (shape[0], shape[1]) if len(shape) == 2 else (shape[1], shape[0])
     if estimator == "local":
         return [("mean", shape), ("var", shape), ("eps", (rows, n_out))]

@@ -61,16 +61,19 @@ def _negative_elbo(fns: LogDensity, *, fullrank: bool, batch_size: int | None, n
     dim = fns.dim
     scale = 1.0 if batch_size is None else n_data / batch_size
 
-    def estimated_logp(params, s, z, full, batch, key):
+    def estimated_logp(params, s, z, full, batch, noise):
         values = dict(zip(fns.rv_names, fns.constrain(*fns.unflatten(z))))
         mean, sd = (dict(zip(fns.value_names, fns.unflatten(v))) for v in (params["mu"], s))
-        return fns.prior(*fns.unflatten(z), *full)[0] + scale * sampled(mean, sd, values, batch, key)
+        return fns.prior(*fns.unflatten(z), *full)[0] + scale * sampled(mean, sd, values, batch, noise)
 
     def loss(params: dict[str, jax.Array], key: jax.Array, *full: jax.Array) -> jax.Array:
         k_eps, k_idx = jax.random.split(key)
         batch = logdensity.sample_batch(k_idx, full, batch_size)
         # optimization_barrier: draw once, then use (XLA would recompute the PRNG in every consumer)
-        eps = jax.lax.optimization_barrier(jax.random.normal(k_eps, (n_mc, dim), dtype=params["mu"].dtype))
+        # the sampled log-likelihood's noise comes from the same draw: XLA compiles every random call's generator
+        extra = 0 if sampled is None else sampled.noise_size
+        eps = jax.lax.optimization_barrier(jax.random.normal(k_eps, (n_mc, dim + extra), dtype=params["mu"].dtype))
+        eps, noise = eps[:, :dim], eps[:, dim:]
         s = _scale_from_params(params, fullrank)
         if fullrank:
             z = params["mu"] + eps @ s.T
@@ -81,9 +84,8 @@ def _negative_elbo(fns: LogDensity, *, fullrank: bool, batch_size: int | None, n
         entropy = entropy + 0.5 * dim * _LOG_2PI_E
         z = jax.lax.optimization_barrier(z)
         if sampled is not None:
-            keys = jax.random.split(jax.random.fold_in(k_eps, 1), n_mc)
             elp = jnp.mean(jax.vmap(estimated_logp, in_axes=(None, None, 0, None, None, 0))(
-                params, s, z, full, batch, keys))
+                params, s, z, full, batch, noise))
         elif n_mc == 1:
             elp = fns.logp(z[0], full, batch, scale)
         else:
@@ -141,12 +143,12 @@ def objective(
     return loss, fns, full, batch_size
 
 
-def elbo_gradients(model: pm.Model, params: Mapping[str, Any], *, keys: int, seed: int = 0,
+def elbo_gradients(model: pm.Model, params: Mapping[str, Any], *, keys: int, seed: int = 0, chunk: int = 64,
                    **options: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The ELBO estimates ``(keys,)`` and their gradients ``{name: (keys, D)}`` with respect to the variational
     parameters ``params`` (as :func:`fit_advi`'s, e.g. ``{"mu", "rho"}``) for ``keys`` independent PRNG keys
     (minibatch and noise), the loss of :func:`objective` with ``options``: what the gradient variance of a step
-    is measured on.
+    is measured on. ``chunk`` keys are evaluated at once (vectorized; memory grows with it).
 
     >>> import numpy as np, pymc as pm
     >>> with pm.Model() as model:
@@ -159,9 +161,9 @@ def elbo_gradients(model: pm.Model, params: Mapping[str, Any], *, keys: int, see
     """
     loss, _, full, _ = objective(model, **options)
     params = jax.tree.map(jnp.asarray, dict(params))
-    value_and_grad = jax.jit(jax.vmap(jax.value_and_grad(loss), in_axes=(None, 0, *(None,) * len(full))))
-    all_keys = jax.random.split(jax.random.key(seed), keys)
-    values, grads = value_and_grad(params, all_keys, *full)
+    value_and_grad = jax.value_and_grad(loss)
+    run = jax.jit(lambda p, ks, *data: jax.lax.map(lambda k: value_and_grad(p, k, *data), ks, batch_size=chunk))
+    values, grads = run(params, jax.random.split(jax.random.key(seed), keys), *full)
     return -np.asarray(values), {k: -np.asarray(v) for k, v in grads.items()}
 
 
