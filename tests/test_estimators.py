@@ -31,10 +31,11 @@ def moons_gradients(small_moons):
     model = spec.build(small_moons.X_train, small_moons.y_train)
     params = _start(model, 0.5)
     return {est: elbo_gradients(model, params, keys=KEYS, seed=1, batch_size=50, estimator=est, spec=spec,
-                                data_names=("X", "target"), chunk=KEYS)
+                                data_names=("X", "target"), chunk=1)  # compiles faster than vectorized
             for est in ("reparam", "local", "flipout")}
 
 
+@pytest.mark.slow  # the module's fixture: three compiled gradients
 @pytest.mark.parametrize("estimator", ["local", "flipout"])
 def test_same_expected_elbo_and_gradient(moons_gradients, estimator):
     (elbo0, grads0), (elbo, grads) = moons_gradients["reparam"], moons_gradients[estimator]
@@ -47,6 +48,7 @@ def test_same_expected_elbo_and_gradient(moons_gradients, estimator):
         assert np.mean(z**2) < 2.0 and np.max(np.abs(z)) < 4.5, (name, z)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("estimator", "least"), [("local", 6.0), ("flipout", 4.0)])
 def test_lower_gradient_variance(moons_gradients, estimator, least):
     grads0, grads = moons_gradients["reparam"][1], moons_gradients[estimator][1]
@@ -70,6 +72,7 @@ def _sampled_and_models_loglik(spec, X, y, estimator):
     return float(jax.jit(sampled)(mean, sd, constrained, tuple(full), noise)), float(model_loglik(values, full))
 
 
+@pytest.mark.slow
 def test_sampled_loglik_is_the_models_at_zero_sd():
     """At sd 0 the noise vanishes (up to local reparameterization's sd floor, 1e-10): the sampled network is the model's, for biases, relu, a Normal likelihood's
     sigma, a convolution (Flipout's channel signs) and a Dense layer on its unflattened output."""
@@ -87,14 +90,15 @@ def test_sampled_loglik_is_the_models_at_zero_sd():
 
 
 @pytest.mark.slow
-def test_short_fits_reach_the_plain_accuracy(moons):
-    X_tr, X_te, y_tr, y_te = moons
-    spec = pbnn.zoo.two_layer_tanh()
-    accuracy = {est: pbnn.fit(spec, X_tr, y_tr, steps=2000, batch_size=64, draws=200, seed=0, estimator=est,
-                              progressbar=False).predict(X_te).accuracy(y_te)
-                for est in ("reparam", "local", "flipout")}
-    assert accuracy["reparam"] > 0.9, accuracy
-    assert min(accuracy["local"], accuracy["flipout"]) >= accuracy["reparam"] - 0.02, accuracy
+@pytest.mark.parametrize("estimator", ["local", "flipout"])
+def test_short_fit_reaches_the_plain_accuracy(small_moons, quick_fit, estimator):
+    """The conftest's plain fit (1500 full-batch steps, seed 3) and the same fit with ``estimator``."""
+    X_tr, X_te, y_tr, y_te = small_moons
+    plain = quick_fit.predict(X_te).accuracy(y_te)
+    fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, steps=1500, draws=200, seed=3, estimator=estimator,
+                   progressbar=False)
+    assert plain > 0.8  # measured 0.83; local and flipout 0.82 (100 test points)
+    assert fit.predict(X_te).accuracy(y_te) >= plain - 0.02, plain
 
 
 def test_refusals_name_the_estimator(small_moons):
