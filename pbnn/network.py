@@ -202,21 +202,34 @@ def _kernel(layer: L.Conv2D) -> tuple[int, int]:
     return (layer.kernel_size,) * 2 if isinstance(layer.kernel_size, int) else layer.kernel_size
 
 
-def forward(spec: BNN, x: Any, values: Mapping[str, Any]) -> TensorVariable:
+#: ``weighted_sums[name](x) -> z``: the weighted sum of a weight array's layer computed otherwise than from one
+#: value of the weights (e.g. sampled pre-activations: :mod:`pbnn.inference.estimators`).
+WeightedSum = Callable[[TensorVariable], TensorVariable]
+
+
+def forward(spec: BNN, x: Any, values: Mapping[str, Any],
+            weighted_sums: Mapping[str, WeightedSum] | None = None) -> TensorVariable:
     """The network's output (N, units) on inputs ``x`` (N, ...) for parameter ``values`` by name.
 
     ``x`` and the values are PyTensor variables or arrays (one value of each :func:`parameters` entry;
     extra names are ignored). Under JAX a convolution needs static image sizes:
-    ``pt.specify_shape(x, (None, C, H, W))`` or a tensor typed so.
+    ``pt.specify_shape(x, (None, C, H, W))`` or a tensor typed so. ``weighted_sums``: for the weight names
+    it holds, the layer's weighted sum (:func:`weighted_sum` of its input) is ``weighted_sums[name](x)``
+    instead, and those weights need no value; the bias and activation follow as usual.
     """
     x = pt.as_tensor_variable(x)
+    weighted_sums = weighted_sums or {}
     for i, layer in enumerate(spec.layers, start=1):
         keys = (("w", "b") if layer.bias else ("w",)) if layer.has_params else ()
-        missing = [f"{key}_{i}" for key in keys if f"{key}_{i}" not in values]
+        missing = [f"{key}_{i}" for key in keys if f"{key}_{i}" not in values and f"{key}_{i}" not in weighted_sums]
         if missing:
             names = ", ".join(map(repr, missing))
             raise KeyError(f"values: no value for {names} (layers[{i}] {layer.describe()})")
-        x = apply_layer(layer, x, {key: values[f"{key}_{i}"] for key in keys})
+        params = {key: values[f"{key}_{i}"] for key in keys if f"{key}_{i}" in values}
+        if f"w_{i}" in weighted_sums:
+            x = activate(layer, weighted_sums[f"w_{i}"](x), params.get("b"))
+        else:
+            x = apply_layer(layer, x, params)
     return x
 
 
@@ -226,26 +239,45 @@ def apply_layer(layer: L.Layer, x: TensorVariable, params: Mapping[str, Any]) ->
     raise NotImplementedError(f"pbnn.network has no rule for layer {layer!r}")
 
 
+@singledispatch
+def weighted_sum(layer: L.Layer, x: TensorVariable, w: Any) -> TensorVariable:
+    """A weighted layer's linear map of its input ``x`` by weights ``w``, before bias and activation: Dense
+    ``flatten(x) @ w`` (N, units), Conv2D ``conv(x, w)`` (N, filters, H', W')."""
+    raise NotImplementedError(f"pbnn.network has no weighted sum for layer {layer!r}")
+
+
+def activate(layer: L.Layer, z: TensorVariable, b: Any = None) -> TensorVariable:
+    """``activation(z + b)`` of a weighted layer's weighted sum ``z``: ``b`` per unit (Dense) or per filter
+    (Conv2D, broadcast over the image); None: no bias."""
+    if b is not None:
+        z = z + (pt.as_tensor_variable(b)[:, None, None] if z.ndim == 4 else b)
+    return ACTIVATIONS[layer.activation](z)
+
+
+@weighted_sum.register
+def _(layer: L.Dense, x, w):
+    return pt.matmul(flatten_features(x), w)
+
+
+@weighted_sum.register
+def _(layer: L.Conv2D, x, w):
+    w = pt.specify_shape(w, (layer.filters, None, *_kernel(layer)))  # conv2d: static kernel sizes
+    return conv2d(x, w, stride=layer.stride, padding=layer.padding)
+
+
 @apply_layer.register
 def _(layer: L.Dense, x, params):
-    z = pt.matmul(_flatten(x), params["w"])
-    if layer.bias:
-        z = z + params["b"]
-    return ACTIVATIONS[layer.activation](z)
+    return activate(layer, weighted_sum(layer, x, params["w"]), params["b"] if layer.bias else None)
 
 
 @apply_layer.register
 def _(layer: L.Flatten, x, params):
-    return _flatten(x)
+    return flatten_features(x)
 
 
 @apply_layer.register
 def _(layer: L.Conv2D, x, params):
-    w = pt.specify_shape(params["w"], (layer.filters, None, *_kernel(layer)))  # conv2d: static kernel sizes
-    z = conv2d(x, w, stride=layer.stride, padding=layer.padding)
-    if layer.bias:
-        z = z + pt.as_tensor_variable(params["b"])[:, None, None]
-    return ACTIVATIONS[layer.activation](z)
+    return activate(layer, weighted_sum(layer, x, params["w"]), params["b"] if layer.bias else None)
 
 
 @apply_layer.register
@@ -258,7 +290,7 @@ def _(layer: L.AvgPool2D, x, params):
     return avg_pool2d(x, layer.pool_size, stride=layer.stride)
 
 
-def _flatten(x: TensorVariable) -> TensorVariable:
+def flatten_features(x: TensorVariable) -> TensorVariable:
     """``(N, d1, d2, ...) -> (N, d1*d2*...)`` in C order, joining static axes (no symbolic reshape: JAX)."""
     return x if x.ndim <= 2 else pt.join_dims(x, 1, x.ndim - 1)
 

@@ -33,22 +33,22 @@ ENGINES = ("auto", "jax", "pymc")
 
 def run_meanfield(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
                  final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba",
-                 device=None, optimizer=None):
+                 device=None, optimizer=None, estimator="reparam"):
     """Mean-field ADVI; returns the posterior and the ELBO history (an EngineResult)."""
     return _run(spec, model, X, y, fullrank=False, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                 mc_samples=mc_samples, draws=draws, init_scale=init_scale, engine=engine, backend=backend,
-                device=device, optimizer=optimizer)
+                device=device, optimizer=optimizer, estimator=estimator)
 
 
 def run_fullrank(spec, model, X, y, *, seed, progressbar, steps=30_000, batch_size=None, learning_rate=0.01,
                  final_learning_rate=None, mc_samples=1, draws=1000, init_scale=None, engine="auto", backend="numba",
-                 device=None, optimizer=None):
+                 device=None, optimizer=None, estimator="reparam"):
     """Full-rank ADVI; returns the posterior and the ELBO history (an EngineResult)."""
     return _run(spec, model, X, y, fullrank=True, seed=seed, progressbar=progressbar, steps=steps,
                 batch_size=batch_size, learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                 mc_samples=mc_samples, draws=draws, init_scale=init_scale, engine=engine, backend=backend,
-                device=device, optimizer=optimizer)
+                device=device, optimizer=optimizer, estimator=estimator)
 
 
 def resolve_engine(engine: str) -> str:
@@ -73,7 +73,7 @@ DEFAULT_INIT_SCALE = 0.1
 
 
 def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, learning_rate, final_learning_rate,
-         mc_samples, draws, init_scale, engine, backend, device, optimizer):
+         mc_samples, draws, init_scale, engine, backend, device, optimizer, estimator="reparam"):
     steps = check_positive_int("steps", steps)
     mc_samples = check_positive_int("mc_samples", mc_samples)
     if init_scale is not None and not (isinstance(init_scale, int | float) and init_scale > 0):
@@ -86,12 +86,18 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
     fit_seed, sample_seed = np.random.SeedSequence(seed).generate_state(2)
     if optimizer is not None and resolve_engine(engine) != "jax":
         raise ValueError("optimizer: an optax optimizer runs on the JAX engine; use engine='jax' (or 'auto')")
+    if estimator != "reparam" and resolve_engine(engine) != "jax":
+        raise ValueError(f"estimator: '{estimator}' runs on the JAX engine; use engine='jax' (or 'auto')")
+    if estimator != "reparam":
+        from pbnn.inference.estimators import check
+
+        check(spec, model, estimator)
     if resolve_engine(engine) == "jax":
         return _run_jax(model, fullrank=fullrank, seed=int(fit_seed), sample_seed=int(sample_seed),
                         progressbar=progressbar, steps=steps, batch_size=batch_size,
                         learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                         mc_samples=mc_samples, draws=draws, init_scale=init_scale or DEFAULT_INIT_SCALE,
-                        device=device, optimizer=optimizer)
+                        device=device, optimizer=optimizer, estimator=estimator, spec=spec)
     if check_device(device) is not None:
         raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
     train = model if batch_size is None else build_model(spec, X, y, batch_size=batch_size, check_input=False)
@@ -128,7 +134,8 @@ def _run(spec, model, X, y, *, fullrank, seed, progressbar, steps, batch_size, l
 
 
 def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_size, learning_rate,
-             final_learning_rate, mc_samples, draws, init_scale, device=None, optimizer=None):
+             final_learning_rate, mc_samples, draws, init_scale, device=None, optimizer=None, estimator="reparam",
+             spec=None):
     from pbnn.inference.jax_advi import fit_advi
     from pbnn.inference.loop import warn_if_worse
 
@@ -138,7 +145,7 @@ def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_si
             result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
                               learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                               fullrank=fullrank, seed=seed, init_scale=init_scale,
-                              n_mc=mc_samples, device=device, optimizer=optimizer,
+                              n_mc=mc_samples, device=device, optimizer=optimizer, estimator=estimator, spec=spec,
                               callback=lambda step, elbo: advance(step, elbo))
     except FloatingPointError as err:
         message = divergence_message(err.result.steps + 1, steps, learning_rate, init_scale)

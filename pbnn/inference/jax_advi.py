@@ -31,10 +31,12 @@ import numpy as np
 import optax
 import pymc as pm
 
-from pbnn.inference import logdensity, loop
+from pbnn.inference import estimators, logdensity, loop
+from pbnn.inference.estimators import SampledLoglik
 from pbnn.inference.logdensity import LogDensity
+from pbnn.spec import BNN
 
-__all__ = ["ADVIResult", "fit_advi", "fullrank_step_scale"]
+__all__ = ["ADVIResult", "elbo_gradients", "fit_advi", "fullrank_step_scale"]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 
@@ -49,16 +51,29 @@ def _scale_from_params(params: dict[str, Any], fullrank: bool) -> Any:
     return jax.nn.softplus(params["rho"])
 
 
-def _negative_elbo(fns: LogDensity, *, fullrank: bool, batch_size: int | None, n_data: int, n_mc: int):
-    """``loss(params, key, *full_data)``: minus the Monte Carlo ELBO of ``n_mc`` draws, likelihood scaled to N."""
+def _negative_elbo(fns: LogDensity, *, fullrank: bool, batch_size: int | None, n_data: int, n_mc: int,
+                   sampled: SampledLoglik | None = None):
+    """``loss(params, key, *full_data)``: minus the Monte Carlo ELBO of ``n_mc`` draws, likelihood scaled to N.
+
+    ``sampled``: the log-likelihood estimated by a lower-variance estimator (:mod:`pbnn.inference.estimators`,
+    mean-field only); the prior stays the exact log prior at the draw ``z``.
+    """
     dim = fns.dim
     scale = 1.0 if batch_size is None else n_data / batch_size
+
+    def estimated_logp(params, s, z, full, batch, noise):
+        values = dict(zip(fns.rv_names, fns.constrain(*fns.unflatten(z))))
+        mean, sd = (dict(zip(fns.value_names, fns.unflatten(v))) for v in (params["mu"], s))
+        return fns.prior(*fns.unflatten(z), *full)[0] + scale * sampled(mean, sd, values, batch, noise)
 
     def loss(params: dict[str, jax.Array], key: jax.Array, *full: jax.Array) -> jax.Array:
         k_eps, k_idx = jax.random.split(key)
         batch = logdensity.sample_batch(k_idx, full, batch_size)
         # optimization_barrier: draw once, then use (XLA would recompute the PRNG in every consumer)
-        eps = jax.lax.optimization_barrier(jax.random.normal(k_eps, (n_mc, dim), dtype=params["mu"].dtype))
+        # the sampled log-likelihood's noise comes from the same draw: XLA compiles every random call's generator
+        extra = 0 if sampled is None else sampled.noise_size
+        eps = jax.lax.optimization_barrier(jax.random.normal(k_eps, (n_mc, dim + extra), dtype=params["mu"].dtype))
+        eps, noise = eps[:, :dim], eps[:, dim:]
         s = _scale_from_params(params, fullrank)
         if fullrank:
             z = params["mu"] + eps @ s.T
@@ -68,7 +83,10 @@ def _negative_elbo(fns: LogDensity, *, fullrank: bool, batch_size: int | None, n
             entropy = jnp.sum(jnp.log(s))
         entropy = entropy + 0.5 * dim * _LOG_2PI_E
         z = jax.lax.optimization_barrier(z)
-        if n_mc == 1:
+        if sampled is not None:
+            elp = jnp.mean(jax.vmap(estimated_logp, in_axes=(None, None, 0, None, None, 0))(
+                params, s, z, full, batch, noise))
+        elif n_mc == 1:
             elp = fns.logp(z[0], full, batch, scale)
         else:
             elp = jnp.mean(jax.vmap(fns.logp, in_axes=(0, None, None, None))(z, full, batch, scale))
@@ -86,6 +104,67 @@ def fullrank_step_scale(dim: int) -> optax.GradientTransformation:
     ``lr / sqrt(D)`` yacht's RMSE is 1.6, as mean-field's 1.5. Chained after any optimizer, the user's too.
     """
     return optax.masked(optax.scale(1.0 / math.sqrt(dim)), lambda params: {k: k == "L" for k in params})
+
+
+def objective(
+    model: pm.Model,
+    *,
+    batch_size: int | None = None,
+    data_names: Sequence[str] = ("X", "y"),
+    fullrank: bool = False,
+    n_mc: int = 1,
+    estimator: str = "reparam",
+    spec: BNN | None = None,
+) -> tuple[Callable[..., jax.Array], LogDensity, tuple[np.ndarray, ...], int | None]:
+    """``(loss, fns, data, batch_size)``: :func:`fit_advi`'s loss ``loss(params, key, *data)`` (minus the ELBO
+    estimate of one step), the model's log density, the full data arrays and the batch size used (None: the
+    full data, which a ``batch_size`` of at least N becomes)."""
+    data_names = tuple(data_names)
+    full = logdensity.data_arrays(model, data_names)
+    n_data = full[0].shape[0] if full else 0
+    if batch_size is not None:
+        if not full:
+            raise ValueError("batch_size needs at least one data variable")
+        if not 1 <= batch_size:
+            raise ValueError("batch_size must be >= 1")
+        if batch_size >= n_data:
+            batch_size = None  # full batch is cheaper and exact
+    sampled = None
+    if estimator != "reparam":
+        if fullrank:
+            raise ValueError(f"estimator: '{estimator}' draws the weights independently, which needs the mean-field "
+                             "approximation (fullrank=False); use estimator='reparam'")
+        if spec is None or data_names != ("X", "target"):
+            raise ValueError(f"estimator: '{estimator}' needs the spec of a pbnn model (spec=...) and "
+                             f"data_names=('X', 'target'), got spec={type(spec).__name__} and data_names={data_names}")
+        sampled = estimators.sampled_loglik(spec, model, estimator, rows=batch_size or n_data)
+    fns = logdensity.log_density(model, data_names)
+    loss = _negative_elbo(fns, fullrank=fullrank, batch_size=batch_size, n_data=n_data, n_mc=n_mc, sampled=sampled)
+    return loss, fns, full, batch_size
+
+
+def elbo_gradients(model: pm.Model, params: Mapping[str, Any], *, keys: int, seed: int = 0, chunk: int = 64,
+                   **options: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The ELBO estimates ``(keys,)`` and their gradients ``{name: (keys, D)}`` with respect to the variational
+    parameters ``params`` (as :func:`fit_advi`'s, e.g. ``{"mu", "rho"}``) for ``keys`` independent PRNG keys
+    (minibatch and noise), the loss of :func:`objective` with ``options``: what the gradient variance of a step
+    is measured on. ``chunk`` keys are evaluated at once (vectorized; memory grows with it).
+
+    >>> import numpy as np, pymc as pm
+    >>> with pm.Model() as model:
+    ...     y = pm.Data("y", np.zeros(10))
+    ...     mu = pm.Normal("mu", 0.0, 1.0)
+    ...     _ = pm.Normal("obs", mu, 1.0, observed=y)
+    >>> elbo, grads = elbo_gradients(model, {"mu": np.zeros(1), "rho": np.zeros(1)}, keys=3, data_names=("y",))
+    >>> elbo.shape, grads["mu"].shape
+    ((3,), (3, 1))
+    """
+    loss, _, full, _ = objective(model, **options)
+    params = jax.tree.map(jnp.asarray, dict(params))
+    value_and_grad = jax.value_and_grad(loss)
+    run = jax.jit(lambda p, ks, *data: jax.lax.map(lambda k: value_and_grad(p, k, *data), ks, batch_size=chunk))
+    values, grads = run(params, jax.random.split(jax.random.key(seed), keys), *full)
+    return -np.asarray(values), {k: -np.asarray(v) for k, v in grads.items()}
 
 
 # --------------------------------------------------------------------------------------
@@ -204,6 +283,8 @@ def fit_advi(
     init_scale: float | None = None,
     start: Mapping[str, Any] | None = None,
     jitter: bool = False,
+    estimator: str = "reparam",
+    spec: BNN | None = None,
 ) -> ADVIResult:
     """Fit PyMC's ADVI (mean-field or full-rank), the loop compiled in JAX (:func:`pbnn.inference.loop.run`).
 
@@ -219,6 +300,9 @@ def fit_advi(
     both rates). The parameters are ``{"mu": (D,), "rho": (D,)}`` (sd ``softplus(rho)``) or, full-rank,
     ``{"mu": (D,), "L": (D, D)}`` (lower Cholesky factor, softplus on its diagonal); the factor's updates are
     scaled by ``1 / sqrt(D)`` (:func:`fullrank_step_scale`).
+    ``estimator``: how the expected log-likelihood is estimated, ``"reparam"`` (one draw of every parameter),
+    ``"local"`` or ``"flipout"`` (:mod:`pbnn.inference.estimators`; mean-field, a pbnn model of ``spec`` with
+    ``data_names=("X", "target")``): the same ELBO, a lower-variance gradient.
     Raises ``FloatingPointError`` on a non-finite ELBO/gradient; ``exc.result`` holds the
     ADVIResult with the last finite parameters. A ``KeyboardInterrupt`` during the loop (Ctrl-C, or
     raised by ``callback``) propagates with ``exc.result``: the ADVIResult of the steps completed.
@@ -233,17 +317,8 @@ def fit_advi(
     optimizer_key = loop.optimizer_key(optimizer, learning_rate, final_learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, final_learning_rate, steps=steps)
     t_setup = time.perf_counter()
-    data_names = tuple(data_names)
-    full = logdensity.data_arrays(model, data_names)
-    n_data = full[0].shape[0] if full else 0
-    if batch_size is not None:
-        if not full:
-            raise ValueError("batch_size needs at least one data variable")
-        if not 1 <= batch_size:
-            raise ValueError("batch_size must be >= 1")
-        if batch_size >= n_data:
-            batch_size = None  # full batch is cheaper and exact
-    fns = logdensity.log_density(model, data_names)
+    loss, fns, full, batch_size = objective(model, batch_size=batch_size, data_names=data_names, fullrank=fullrank,
+                                            n_mc=n_mc, estimator=estimator, spec=spec)
 
     # initial mean: the model's initial point (initvals honoured; no jitter, as PyMC's ADVI, unless jitter=True)
     mu0 = fns.flatten(logdensity.initial_point(model, seed=seed, start=start, jitter=jitter))
@@ -257,9 +332,9 @@ def fit_advi(
 
     if fullrank:
         optimizer = optax.chain(optimizer, fullrank_step_scale(dim))
-    loss = _negative_elbo(fns, fullrank=fullrank, batch_size=batch_size, n_data=n_data, n_mc=n_mc)
     setup_seconds = time.perf_counter() - t_setup  # PyTensor -> JAX and the initial point (~0 when cached)
-    key = ("advi", logdensity.structure_key(model, data_names), fullrank, batch_size, n_data, n_mc, optimizer_key)
+    key = ("advi", logdensity.structure_key(model, tuple(data_names)), fullrank, batch_size, full[0].shape[0] if full
+           else 0, n_mc, optimizer_key, estimator)
     out = loop.run(loss, params0, steps=steps, optimizer=optimizer, seed=seed, data=full, chunk_size=chunk_size,
                    callback=None if callback is None else lambda done, losses: callback(done, -losses),
                    device=device, cache=logdensity.model_cache(model), cache_key=key)

@@ -169,6 +169,8 @@ SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "blackjax": (("jax", "blackjax"), "jax"),
 }
 JAX_SAMPLERS = ("numpyro", "blackjax")
+#: Estimators of mean-field ADVI's ELBO gradient (:mod:`pbnn.inference.estimators`); the first is the default.
+ESTIMATORS = ("reparam", "local", "flipout")
 #: PyTensor compile modes a method may be compiled with.
 BACKENDS = ("numba", "c", "jax")
 
@@ -193,8 +195,15 @@ class ADVIOptions(Options):
     device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
     optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam; JAX engine)",
                             optional(optax_optimizer))
+    estimator: str = option(
+        "reparam", "the ELBO gradient's estimator: 'reparam' (one draw of every parameter), 'local' (local "
+        "reparameterization, Dense layers) or 'flipout' (Dense and Conv2D); mean-field, JAX engine",
+        one_of(*ESTIMATORS, what="estimator"))
 
     def check(self) -> None:
+        if self.engine == "pymc" and self.estimator != "reparam":
+            raise ValueError(f"estimator: '{self.estimator}' runs on the JAX engine; engine='pymc' runs pm.fit's "
+                             "reparameterization")
         if self.engine == "pymc" and self.device is not None:
             raise ValueError("device: only the JAX engine runs on a chosen device; engine='pymc' runs on the CPU")
         if self.engine == "pymc" and self.optimizer is not None:
@@ -207,6 +216,9 @@ class FullRankOptions(ADVIOptions):
 
     def check(self) -> None:
         super().check()
+        if self.estimator != "reparam":
+            raise ValueError(f"estimator: '{self.estimator}' draws the weights independently, which needs the "
+                             "mean-field approximation (method='advi'); fullrank_advi takes 'reparam'")
         if self.engine == "pymc" and self.init_scale is not None:
             raise ValueError("init_scale: PyMC's full-rank ADVI (engine='pymc') has no initial scale; use engine='jax'")
 
