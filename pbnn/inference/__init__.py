@@ -3,7 +3,7 @@ the same :class:`~pbnn.results.Fit`. Importing this package is light; engines lo
 
 >>> import pbnn
 >>> sorted(pbnn.inference.METHODS)
-['advi', 'ensemble', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder', 'swag']
+['advi', 'ensemble', 'flow_vi', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder', 'swag']
 """
 
 from __future__ import annotations
