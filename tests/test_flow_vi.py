@@ -1,4 +1,4 @@
-"""method="flow_vi" (pbnn/inference/flow_vi.py): numpyro's IAF / BNAF on the unconstrained space, fitted by pbnn's loop."""
+"""method="flow_vi" (pbnn/inference/flow_vi.py): numpyro's IAF / BNAF on the unconstrained space, by pbnn's loop."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pymc as pm
 import pytest
@@ -100,10 +99,10 @@ def test_moons_fit_runs_through_pbnn_fit_with_the_flows_log_q(small_moons, monke
         ({"hidden": 1.5}, ValueError, "hidden: expected a positive integer, got 1.5"),
         ({"mc_samples": 0}, ValueError, "mc_samples: expected a positive integer, got 0"),
         ({"learning_rate": -1}, ValueError, "learning_rate: expected a positive number, got -1"),
-        ({"optimizer": "adam"}, TypeError, "optimizer: expected an optax.GradientTransformation (e.g. optax.adam(0.01)), got str"),
-        ({"tune": 5}, TypeError, "tune: not an option of method 'flow_vi'; its options are flow, layers, hidden, steps, "
-                                 "batch_size, learning_rate, final_learning_rate, mc_samples, draws, init_scale, device, "
-                                 "optimizer"),
+        ({"optimizer": "adam"}, TypeError,
+         "optimizer: expected an optax.GradientTransformation (e.g. optax.adam(0.01)), got str"),
+        ({"tune": 5}, TypeError, "tune: not an option of method 'flow_vi'; its options are flow, layers, hidden, "
+         "steps, batch_size, learning_rate, final_learning_rate, mc_samples, draws, init_scale, device, optimizer"),
     ],
 )
 def test_bad_options_name_the_field_and_the_form(small_moons, options, error, message):

@@ -20,9 +20,10 @@ intermediates) is a loss of pbnn's optax loop, :func:`pbnn.inference.loop.run`. 
 with the flow's exact ``log q`` of each in ``sample_stats.log_q`` (:func:`pbnn.elpd.vi_khat`).
 
 Cost: a step runs the flow's networks on ``mc_samples`` draws. An IAF layer's weights number ~4 (hidden D)^2,
-a BNAF layer's ~(hidden D)^2 and every BNAF step rescales all of them (weight normalisation): on 2 shared CPU cores, moons'
-BNN (D = 40) takes 2 ms a step with IAF and 9 ms with BNAF; the sine BNN (D = 482) 80 ms (IAF, 4 draws) and 1.4 s
-(BNAF, hidden 8). For posteriors of hundreds of dimensions, use ``flow="iaf"``.
+a BNAF layer's ~(hidden D)^2 and every BNAF step rescales all of them (weight normalisation). On 2 shared CPU
+cores (``benchmarks/bench_flows.py``, 4 draws a step): moons' BNN (D = 40) 1.4 ms a step with IAF, 9.3 ms with
+BNAF; the sine BNN (D = 482) ~100 ms with IAF and 1.4 s with BNAF (hidden 8). For posteriors of hundreds of
+dimensions, use ``flow="iaf"``, and a lower ``learning_rate`` (0.001 on the sine: 0.005 diverged in quality).
 
 Fitting takes seconds of compilation (tests/test_flow_vi.py runs it), so the suite skips this example:
 
@@ -132,7 +133,8 @@ class FlowShape:
         return [(), (layers, ()), np.float64(BNAF_GATE_LOGIT)]
 
     def distribution(self, params: dict[str, Any]) -> Any:
-        """numpyro's ``TransformedDistribution`` of ``params`` (``loc``, ``rho``: scale ``softplus(rho)``, ``flows``)."""
+        """numpyro's ``TransformedDistribution`` of ``params``: ``loc``, ``rho`` (scale ``softplus(rho)``) and
+        ``flows``."""
         import numpyro.distributions as dist
         from numpyro.distributions.flows import BlockNeuralAutoregressiveTransform, InverseAutoregressiveTransform
         from numpyro.distributions.transforms import AffineTransform, PermuteTransform
