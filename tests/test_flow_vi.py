@@ -16,7 +16,6 @@ from pbnn.inference import flow_vi, methods
 from pbnn.inference.jax_advi import fit_advi
 
 
-@pytest.mark.slow
 def test_the_untrained_flow_is_advis_starting_gaussian_in_numpyros_parameter_layout():
     assert tuple(flow_vi.FLOWS) == methods.FLOW_KINDS
     loc = np.array([1.0, -2.0, 0.5])
