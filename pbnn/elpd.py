@@ -9,7 +9,7 @@ when LOO does not apply (one MAP draw, or a log-likelihood too large to store).
 :func:`vi_khat` is the check of Yao, Vehtari, Simpson and Gelman (2018, "Yes, but did it work?"): the
 Pareto k-hat of the importance ratios ``log p(theta, y) - log q(theta)`` over the approximation's draws,
 both densities on the unconstrained space (``log p`` with the Jacobian of the transforms, :func:`log_joint`;
-``log q`` stored per draw in ``sample_stats.log_q`` by ADVI's JAX engine and by Laplace). Pathfinder's draws
+``log q`` stored per draw in ``sample_stats.log_q`` by ADVI's JAX engine, by flow_vi and by Laplace). Pathfinder's draws
 are already resampled by pymc-extras' PSIS from its paths' Gaussians; its k-hat is the one pymc-extras
 computed over those Gaussians' draws, kept in ``sample_stats.attrs["pareto_k"]``. Below 0.7 the
 approximation is close enough for PSIS to correct its expectations; above it, it is not (trust NUTS).
@@ -91,7 +91,7 @@ def _sample_stats(fit: Fit) -> xr.Dataset:
 
 def has_vi_khat(fit: Fit) -> bool:
     """Whether :func:`vi_khat` applies to ``fit``: draws of an approximation with their ``log q`` (ADVI of the
-    JAX engine, Laplace) or a k-hat stored by the engine (Pathfinder)."""
+    JAX engine, flow_vi, Laplace) or a k-hat stored by the engine (Pathfinder)."""
     stats = _sample_stats(fit)
     return "log_q" in stats or KHAT_ATTR in stats.attrs
 
@@ -157,7 +157,7 @@ def psis_posterior(fit: Fit, *, seed: int = 0) -> tuple[xr.Dataset, float]:
         raise TypeError(f"fit: expected a pbnn Fit, got {type(fit).__name__}")
     if "log_q" not in _sample_stats(fit):
         why = ("its draws are already resampled by PSIS" if has_vi_khat(fit) else
-               "PSIS reweights draws of an approximation with their log q (advi, fullrank_advi, laplace)")
+               "PSIS reweights draws of an approximation with their log q (advi, fullrank_advi, flow_vi, laplace)")
         raise ValueError(f"reweight: a {fit.method} fit cannot be reweighted: {why}")
     log_w, khat = _psis(fit)
     log_w = log_w.values.ravel()

@@ -242,7 +242,7 @@ def test_a_map_fit_cannot_be_reweighted(small_moons):
     fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, method="map", steps=300,
                    seed=0, progressbar=False)
     with pytest.raises(ValueError, match=r"^reweight: a map fit cannot be reweighted: PSIS reweights draws of an "
-                                         r"approximation with their log q \(advi, fullrank_advi, laplace\)$"):
+                                         r"approximation with their log q \(advi, fullrank_advi, flow_vi, laplace\)$"):
         fit.predict(small_moons.X_test, reweight="psis")
     with pytest.raises(ValueError, match="vi_khat: this map fit has no log q"):
         pbnn.elpd.vi_khat(fit)

@@ -27,7 +27,7 @@ def run(capsys, *argv):
         (["fit", "missing.toml", "--data", "moons"], "pbnn: error: model: no such spec file 'missing.toml'"),
         (["fit", "no_such_model", "--data", "moons"], "pbnn: error: model: 'no_such_model' is neither a spec file nor a zoo model; zoo models: "),
         (["fit", "two_layer_tanh", "--data", "marbles"], "pbnn: error: --data: unknown data set 'marbles'; known names: moons"),
-        (["compare", "two_layer_tanh", "--data", "moons", "--methods", "advi,svgd"], "pbnn: error: --methods: unknown method(s) svgd; expected a comma-separated list of advi, fullrank_advi, nuts"),
+        (["compare", "two_layer_tanh", "--data", "moons", "--methods", "advi,svgd"], "pbnn: error: --methods: unknown method(s) svgd; expected a comma-separated list of advi, fullrank_advi, flow_vi, nuts"),
         (["fit", "two_layer_tanh", "--data", "moons", "--method", "svgd"], "pbnn: error: method: unknown method 'svgd'; expected one of advi"),
         (["fit", "two_layer_tanh", "--data", "moons", "--set", "steps"], "pbnn: error: --set 'steps': expected KEY=VALUE"),
         (["compare", "two_layer_tanh", "--data", "moons", "--set", "steps=10"], "pbnn: error: --set steps=...: expected METHOD.OPTION=VALUE with METHOD among advi, nuts"),

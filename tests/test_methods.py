@@ -21,7 +21,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_every_method_has_documented_checked_options():
-    assert list(METHODS) == ["advi", "fullrank_advi", "nuts", "sgld", "sghmc", "map", "ensemble", "swag",
+    assert list(METHODS) == ["advi", "fullrank_advi", "flow_vi", "nuts", "sgld", "sghmc", "map", "ensemble", "swag",
                              "mc_dropout", "laplace", "pathfinder"]
     for method in METHODS.values():
         defaults = method.resolve()
@@ -61,7 +61,7 @@ def test_bad_options_name_the_field_and_the_form(method, options, error, message
 def test_method_names_are_checked():
     with pytest.raises(TypeError, match=re.escape("method: expected a method name (a str), got list ['advi']")):
         pbnn.fit(SPEC, X, Y, method=["advi"])
-    with pytest.raises(ValueError, match="method: unknown method 'svgd'; expected one of advi, fullrank_advi, nuts, sgld, sghmc, map"):
+    with pytest.raises(ValueError, match="method: unknown method 'svgd'; expected one of advi, fullrank_advi, flow_vi, nuts, sgld"):
         get_method("svgd")
 
 
@@ -87,8 +87,8 @@ def test_capabilities_drive_the_readers():
     assert methods.names(chains=True) == ["nuts", "sgld", "sghmc"] == list(diagnostics.MCMC_METHODS)
     assert methods.reference() == compare.REFERENCE == "nuts"
     assert methods.names(point=True) == ["map"]
-    assert set(methods.names(minibatch=True)) == {"advi", "fullrank_advi", "sgld", "sghmc", "map", "ensemble", "swag",
-                                                  "mc_dropout"}
+    assert set(methods.names(minibatch=True)) == {"advi", "fullrank_advi", "flow_vi", "sgld", "sghmc", "map", "ensemble",
+                                                  "swag", "mc_dropout"}
     assert methods.names(members=True) == ["ensemble"]
     every_option = {f.name for m in METHODS.values() for f in dataclasses.fields(m.options)}
     assert set(FIT_OPTIONS) <= every_option

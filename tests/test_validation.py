@@ -49,7 +49,7 @@ def test_categorical_labels_hint():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"method": "mcmc"}, ValueError, "method: unknown method 'mcmc'; expected one of advi, fullrank_advi, nuts"),
+        ({"method": "mcmc"}, ValueError, "method: unknown method 'mcmc'; expected one of advi, fullrank_advi, flow_vi, nuts"),
         ({"method": "advi", "batch_size": 50}, DataError, "batch_size: expected at most the number of samples (20), got 50"),
         ({"method": "advi", "batch_size": 0}, ValueError, "batch_size: expected a positive integer, got 0"),
         ({"method": "advi", "steps": 0}, ValueError, "steps: expected a positive integer, got 0"),

@@ -3,8 +3,8 @@ the same :class:`~pbnn.results.Fit`. Importing this package is light; engines lo
 
 >>> import pbnn
 >>> sorted(pbnn.inference.METHODS)  # doctest: +NORMALIZE_WHITESPACE
-['advi', 'ensemble', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder', 'sghmc', 'sgld',
- 'swag']
+['advi', 'ensemble', 'flow_vi', 'fullrank_advi', 'laplace', 'map', 'mc_dropout', 'nuts', 'pathfinder',
+ 'sghmc', 'sgld', 'swag']
 """
 
 from __future__ import annotations

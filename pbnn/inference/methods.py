@@ -171,6 +171,8 @@ SAMPLERS: dict[str, tuple[tuple[str, ...], str | None]] = {
 JAX_SAMPLERS = ("numpyro", "blackjax")
 #: Estimators of mean-field ADVI's ELBO gradient (:mod:`pbnn.inference.estimators`); the first is the default.
 ESTIMATORS = ("reparam", "local", "flipout")
+#: The flows of ``flow_vi`` (:data:`pbnn.inference.flow_vi.FLOWS` holds their defaults).
+FLOW_KINDS = ("iaf", "bnaf")
 #: PyTensor compile modes a method may be compiled with.
 BACKENDS = ("numba", "c", "jax")
 
@@ -221,6 +223,30 @@ class FullRankOptions(ADVIOptions):
                              "mean-field approximation (method='advi'); fullrank_advi takes 'reparam'")
         if self.engine == "pymc" and self.init_scale is not None:
             raise ValueError("init_scale: PyMC's full-rank ADVI (engine='pymc') has no initial scale; use engine='jax'")
+
+
+@dataclass(frozen=True)
+class FlowOptions(Options):
+    """Options of ``flow_vi`` (a normalizing flow on the unconstrained space; :mod:`pbnn.inference.flow_vi`)."""
+
+    flow: str = option("iaf", "'iaf' (inverse autoregressive) or 'bnaf' (block neural autoregressive), numpyro's",
+                       one_of(*FLOW_KINDS, what="flow"))
+    layers: int | None = option(None, "flow transforms (None: 3 for iaf, 1 for bnaf, numpyro's autoguide defaults)",
+                                optional(positive_int))
+    hidden: int | None = option(None, "hidden units per dimension in each of a flow network's 2 hidden layers "
+                                "(None: 1 for iaf, 8 for bnaf)", optional(positive_int))
+    steps: int = option(10_000, "optimisation steps", positive_int)
+    batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
+    learning_rate: float = option(0.005, "Adam's learning rate (at the first step)", positive_number)
+    final_learning_rate: float | None = option(
+        None, "None: a constant rate; else a geometric decay to it at the last step", optional(positive_number))
+    mc_samples: int = option(1, "Monte Carlo draws of the ELBO gradient per step", positive_int)
+    draws: int = option(1000, "draws from the fitted flow", positive_int)
+    init_scale: float | None = option(None, "initial sd of the flow's diagonal affine map (None: 0.1, as ADVI's)",
+                                      optional(positive_number))
+    device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
+    optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam)",
+                            optional(optax_optimizer))
 
 
 @dataclass(frozen=True)
@@ -550,6 +576,9 @@ register(Method("advi", "mean-field Gaussian ADVI, full batch or minibatch", ADV
                 f"{_ENGINES}.advi:run_meanfield", Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
 register(Method("fullrank_advi", "full-rank Gaussian ADVI (wants mc_samples=16 and a decaying rate)",
                 FullRankOptions, f"{_ENGINES}.advi:run_fullrank",
+                Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
+register(Method("flow_vi", "a normalizing flow (numpyro's IAF or BNAF) on the unconstrained space, by the ELBO",
+                FlowOptions, f"{_ENGINES}.flow_vi:run",
                 Capabilities(objective="elbo", minibatch=True, reuses_model=True)))
 register(Method("nuts", "the No-U-Turn sampler: numpyro's in pbnn's chunks, or pm.sample's pymc, nutpie, blackjax", NUTSOptions,
                 f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
