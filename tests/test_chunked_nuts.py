@@ -77,6 +77,9 @@ def test_the_same_seed_gives_the_same_draws(small_moons):
 
 
 SCRIPT = textwrap.dedent("""
+    import signal  # Ctrl-C as a terminal's interpreter gets it: the test worker may ignore or block SIGINT
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import pbnn, warnings
     from pbnn.inference import progress
     real = progress.progress_bar

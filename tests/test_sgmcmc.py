@@ -191,6 +191,9 @@ def test_the_default_batch_size_meets_small_data_with_a_clear_error():
 
 
 SCRIPT = textwrap.dedent("""
+    import signal  # Ctrl-C as a terminal's interpreter gets it: the test worker may ignore or block SIGINT
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import pbnn, warnings
     from pbnn.inference import progress
 

@@ -583,9 +583,9 @@ register(Method("flow_vi", "a normalizing flow (numpyro's IAF or BNAF) on the un
 register(Method("nuts", "the No-U-Turn sampler: numpyro's in pbnn's chunks, or pm.sample's pymc, nutpie, blackjax", NUTSOptions,
                 f"{_ENGINES}.nuts:run", Capabilities(chains=True, reference=True)))
 register(Method("sgld", "stochastic-gradient Langevin dynamics (blackjax) on minibatches", SGLDOptions,
-                f"{_ENGINES}.sgmcmc:run_sgld", Capabilities(chains=True, minibatch=True, reuses_model=True)))
+                f"{_ENGINES}.sgmcmc:run_sgld", Capabilities(chains=True, minibatch=True, reuses_model=True, extra="jax")))
 register(Method("sghmc", "stochastic-gradient HMC with friction (blackjax) on minibatches", SGHMCOptions,
-                f"{_ENGINES}.sgmcmc:run_sghmc", Capabilities(chains=True, minibatch=True, reuses_model=True)))
+                f"{_ENGINES}.sgmcmc:run_sghmc", Capabilities(chains=True, minibatch=True, reuses_model=True, extra="jax")))
 register(Method("map", "the posterior mode (one draw: no epistemic spread)", MAPOptions,
                 f"{_ENGINES}.map:run", Capabilities(point=True, objective="lp", minibatch=True, reuses_model=True)))
 register(Method("ensemble", "a deep ensemble: independently initialised map, advi or swag fits, one chain each",

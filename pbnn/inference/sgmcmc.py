@@ -38,6 +38,7 @@ same structure (the step size and schedule are arguments, not constants: changin
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 
@@ -194,6 +195,9 @@ def _compiled(fns, kind: str, batch_size: int | None):
     """The jitted ``chunk(state, keys, data, hyper, n, inner) -> (state, (z, step_size, lp, finite))`` of all the
     chains at once (vmapped): ``n <= CHUNK`` draws of ``inner`` steps each (the rest idle), each array
     (chains, CHUNK, ...)."""
+    if importlib.util.find_spec("blackjax") is None:
+        raise ImportError(f"method {kind!r} needs blackjax, which is not installed; install the extra with: "
+                          "pip install 'pbnn[jax]'")
     from blackjax.sgmcmc.diffusions import overdamped_langevin, sghmc
 
     from pbnn.inference.logdensity import sample_batch
