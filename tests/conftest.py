@@ -81,3 +81,34 @@ def pytest_collection_modifyitems(config, items):
     the long fits early, and the run does not end with one worker on a long fit while the other idles."""
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_modules)
+
+
+
+@pytest.fixture
+def interrupt_at(monkeypatch):
+    """``interrupt_at(done, label=None, value_name=None)``: every engine's progress bar
+    (:func:`pbnn.inference.progress.progress_bar`) replaced by one that presses Ctrl-C (raises KeyboardInterrupt)
+    once ``done`` steps are reported; it asserts the ``label`` and ``value_name`` it is opened with, when given."""
+    from pbnn.inference import progress
+
+    def set_at(done: int, label: str | None = None, value_name: str | None = None) -> None:
+        expected = (label, value_name)
+
+        class StandIn:
+            def __init__(self, enabled, total, label="", value_name=""):
+                for want, got in zip(expected, (label, value_name), strict=True):
+                    assert want is None or got == want, (label, value_name)
+
+            def __enter__(self):
+                def advance(steps_done, values):
+                    if steps_done >= done:
+                        raise KeyboardInterrupt
+
+                return advance
+
+            def __exit__(self, *exc):
+                return None
+
+        monkeypatch.setattr(progress, "progress_bar", StandIn)
+
+    return set_at

@@ -19,7 +19,6 @@ import pbnn
 from pbnn import layers as L
 from pbnn.errors import DataError, DivergenceError, FitError, SpecError
 from pbnn.likelihoods import LIKELIHOODS
-from pbnn.inference import advi
 
 SPEC = pbnn.zoo.two_layer_tanh()
 X = np.random.default_rng(0).normal(size=(20, 2))
@@ -132,29 +131,10 @@ def test_diverging_advi_says_what_to_try_and_keeps_the_last_finite_fit():
     assert err.fit.predict(X_reg)["predictions"]["mu"].shape == (1, 20, 50)
 
 
-class _InterruptAt:
-    """Stands in for advi's progress bar and presses Ctrl-C once ``step`` steps are done."""
-
-    step = 2000
-
-    def __init__(self, enabled, total):
-        pass
-
-    def __enter__(self):
-        def advance(done, elbo):
-            if done >= self.step:
-                raise KeyboardInterrupt
-
-        return advance
-
-    def __exit__(self, *exc):
-        return None
-
-
-def test_ctrl_c_returns_the_fit_so_far(small_moons, monkeypatch):
+def test_ctrl_c_returns_the_fit_so_far(small_moons, interrupt_at):
     X_tr, X_te, y_tr, _ = small_moons
     full = pbnn.fit(SPEC, X_tr, y_tr, steps=2000, draws=50, seed=5, progressbar=False)
-    monkeypatch.setattr(advi, "_progress", _InterruptAt)
+    interrupt_at(2000, label="ADVI", value_name="ELBO")
     with pytest.warns(UserWarning, match=re.escape("ADVI interrupted after 2000 of 5000 steps: returning the fit so far")):
         stopped = pbnn.fit(SPEC, X_tr, y_tr, steps=5000, draws=50, seed=5, progressbar=False)
     # the steps done are exactly those of a 2000-step run with the same seed

@@ -14,35 +14,7 @@ import numpy as np
 import pytest
 
 import pbnn
-from pbnn.inference import chunked_nuts, progress
-
-
-class _InterruptAt:
-    """Stands in for the progress bar and presses Ctrl-C once ``at`` iterations (over all chains) are done."""
-
-    at = 0
-
-    def __init__(self, enabled, total, label="", value_name=""):
-        assert label == "NUTS"
-
-    def __enter__(self):
-        def advance(done, values):
-            if done >= self.at:
-                raise KeyboardInterrupt
-
-        return advance
-
-    def __exit__(self, *exc):
-        return None
-
-
-@pytest.fixture
-def interrupt_at(monkeypatch):
-    def set_at(iterations):
-        monkeypatch.setattr(_InterruptAt, "at", iterations)
-        monkeypatch.setattr(progress, "progress_bar", _InterruptAt)
-
-    return set_at
+from pbnn.inference import chunked_nuts
 
 
 def _nuts(small_moons, **sizes):
@@ -53,7 +25,7 @@ def _nuts(small_moons, **sizes):
 def test_ctrl_c_after_tuning_keeps_the_draws_of_every_chain(small_moons, interrupt_at):
     tune = chunked_nuts.CHUNK
     # chains take turns per chunk: the second chain's first kept chunk is iteration 4 * CHUNK over both chains
-    interrupt_at(4 * chunked_nuts.CHUNK)
+    interrupt_at(4 * chunked_nuts.CHUNK, label="NUTS")
     with pytest.warns(UserWarning, match=re.escape(
             f"NUTS interrupted after {chunked_nuts.CHUNK} of 100 draws per chain: returning the draws so far")):
         fit = _nuts(small_moons, tune=tune, draws=100, chains=2)
@@ -65,7 +37,7 @@ def test_ctrl_c_after_tuning_keeps_the_draws_of_every_chain(small_moons, interru
 
 
 def test_ctrl_c_while_tuning_stops_the_fit(small_moons, interrupt_at):
-    interrupt_at(1)
+    interrupt_at(1, label="NUTS")
     with pytest.raises(KeyboardInterrupt):
         _nuts(small_moons, tune=2 * chunked_nuts.CHUNK, draws=50, chains=2)
 

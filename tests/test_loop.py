@@ -135,23 +135,9 @@ def test_a_diverging_map_raises_with_the_last_finite_fit():
     assert np.isfinite(info.value.fit.posterior["w_1"].values).all()
 
 
-def test_ctrl_c_returns_the_map_fit_so_far(small_moons, monkeypatch):
+def test_ctrl_c_returns_the_map_fit_so_far(small_moons, interrupt_at):
     X_tr, _, y_tr, _ = small_moons
-
-    class StopAt:
-        def __init__(self, enabled, total, label="", value_name=""):
-            pass
-
-        def __enter__(self):
-            def advance(done, values):
-                if done >= 1000:
-                    raise KeyboardInterrupt
-            return advance
-
-        def __exit__(self, *exc):
-            return None
-
-    monkeypatch.setattr(progress, "progress_bar", StopAt)
+    interrupt_at(1000)
     with pytest.warns(UserWarning, match=re.escape("MAP interrupted after 1000 of 3000 steps")):
         fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, method="map", steps=3000, seed=0)
     assert fit.idata["optimizer_stats"]["lp"].shape == (1000,)

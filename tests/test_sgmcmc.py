@@ -16,7 +16,7 @@ import pytest
 
 import pbnn
 from pbnn.errors import DataError, DivergenceError
-from pbnn.inference import fitting, progress, sgmcmc
+from pbnn.inference import fitting, sgmcmc
 from pbnn.inference.logdensity import model_cache
 from pbnn.inference.methods import get_method
 
@@ -131,33 +131,13 @@ def test_a_diverged_fit_raises_naming_step_size_with_the_draws_before(small_moon
     assert np.isfinite(err.value.fit.posterior["w_1"].values).all()
 
 
-class _InterruptAt:
-    """Stands in for the progress bar and presses Ctrl-C once ``at`` steps per chain are done."""
-
-    at = 0
-
-    def __init__(self, enabled, total, label="", value_name=""):
-        assert (label, value_name) == ("SGLD", "lp")
-
-    def __enter__(self):
-        def advance(done, values):
-            if done >= self.at:
-                raise KeyboardInterrupt
-
-        return advance
-
-    def __exit__(self, *exc):
-        return None
-
-
-def test_ctrl_c_returns_the_draws_so_far_and_during_burn_in_stops(small_moons, monkeypatch):
-    monkeypatch.setattr(progress, "progress_bar", _InterruptAt)
-    monkeypatch.setattr(_InterruptAt, "at", 100 + sgmcmc.CHUNK * 2)  # after the first call of draws
+def test_ctrl_c_returns_the_draws_so_far_and_during_burn_in_stops(small_moons, interrupt_at):
+    interrupt_at(100 + sgmcmc.CHUNK * 2, label="SGLD", value_name="lp")  # after the first call of draws
     with pytest.warns(UserWarning, match=re.escape(
             f"SGLD interrupted after {sgmcmc.CHUNK} of 300 draws per chain: returning the draws so far")):
         fit = _fit(small_moons, draws=300, burn_in=100, thin=2)
     assert (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"]) == (2, sgmcmc.CHUNK)
-    monkeypatch.setattr(_InterruptAt, "at", 1)
+    interrupt_at(1, label="SGLD", value_name="lp")
     with pytest.raises(KeyboardInterrupt):
         _fit(small_moons, draws=300, burn_in=100, thin=2)
 

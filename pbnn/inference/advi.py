@@ -13,7 +13,6 @@ far with a warning (both engines).
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 
 import numpy as np
@@ -25,7 +24,6 @@ from pbnn.compile import build_model
 from pbnn.devices import check_device
 from pbnn.errors import DivergenceError
 from pbnn.inference.methods import EngineResult
-from pbnn.inference.progress import progress_bar
 from pbnn.validation import check_positive_int
 
 ENGINES = ("auto", "jax", "pymc")
@@ -138,10 +136,11 @@ def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_si
              spec=None):
     from pbnn.inference.jax_advi import fit_advi
     from pbnn.inference.loop import warn_if_worse
+    from pbnn.inference.progress import progress_bar
 
     rate = None if optimizer is not None else learning_rate  # what the messages name
     try:
-        with _progress(progressbar, steps) as advance:
+        with progress_bar(progressbar, steps, label="ADVI", value_name="ELBO") as advance:
             result = fit_advi(model, steps=steps, batch_size=batch_size, data_names=("X", "target"),
                               learning_rate=learning_rate, final_learning_rate=final_learning_rate,
                               fullrank=fullrank, seed=seed, init_scale=init_scale,
@@ -202,6 +201,3 @@ class _LearningRateCallback:
     def __call__(self, approx, losses, i: int) -> None:  # i: steps done
         self.rate.set_value(np.float64(self.schedule(i)))
 
-
-#: The ADVI progress bar (:func:`pbnn.inference.progress.progress_bar`), advanced with the ELBO of each chunk.
-_progress = functools.partial(progress_bar, label="ADVI", value_name="ELBO")
