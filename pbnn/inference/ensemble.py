@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from pbnn.inference.methods import ENSEMBLE_MEMBERS, EngineResult, EnsembleOptions, get_method
+from pbnn.inference.methods import EngineResult, EnsembleOptions, get_method
 
 if TYPE_CHECKING:  # pragma: no cover
     import pymc as pm
@@ -61,8 +61,6 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, members: i
     :class:`~pbnn.inference.methods.EnsembleOptions`' other fields. A member that diverges or is interrupted
     ends the ensemble: the fault is the member's, the posterior holds the members fitted so far and that member's
     last state."""
-    if member not in ENSEMBLE_MEMBERS:
-        raise ValueError(f"member: unknown ensemble member {member!r}; expected one of {', '.join(ENSEMBLE_MEMBERS)}")
     resolved = EnsembleOptions(members=members, member=member, **options).member_options()
     engine = get_method(member).load()
     results: list[EngineResult] = []
