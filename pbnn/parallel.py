@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -53,10 +54,12 @@ def start(workers: int | None = None, address: str | None = None) -> None:
         return
     address = address or os.environ.get(ADDRESS_ENV) or None
     quiet = dict(logging_level=logging.ERROR, ignore_reinit_error=True)
-    if address is not None:
-        ray.init(address=address, **quiet)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+    with warnings.catch_warnings():  # JAX warns at every fork; Ray's subprocesses exec a fresh program at once
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        if address is not None:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, **quiet)
     _remote.clear()
 
 
