@@ -93,16 +93,21 @@ def test_sgld_chains_on_ray_equal_the_chains_alone_and_the_vmapped_chains_to_rou
 
 
 @pytest.mark.slow
-def test_a_diverging_chain_on_ray_ends_the_run_where_the_vmapped_run_ends(local_ray, tiny):
+@pytest.mark.parametrize(("burn_in", "step_size", "held"), [
+    (0, 3.0, r"the \d+ draws per chain before it"),
+    (150, 1e3, "the last finite state of every chain"),  # in the burn-in
+])
+def test_a_diverging_chain_on_ray_ends_the_run_where_the_vmapped_run_ends(local_ray, tiny, burn_in, step_size, held):
     X, y = tiny
-    options = dict(chains=2, draws=50, burn_in=0, thin=1, batch_size=10, step_size=1e3, seed=0, progressbar=False)
+    options = dict(chains=2, draws=50, burn_in=burn_in, thin=1, batch_size=10, step_size=step_size, seed=0,
+                   progressbar=False)
     errors = []
     for extra in ({}, {"parallel": "ray"}):
-        with pytest.raises(pbnn.DivergenceError, match=r"^SGLD diverged: chain \d's log density") as err:
+        with pytest.raises(pbnn.DivergenceError, match=rf"^SGLD diverged: chain \d's .* exc\.fit holds {held}") as err:
             pbnn.fit(SPEC, X, y, "sgld", **options, **extra)
         errors.append(err.value)
     vmapped, on_ray = errors
-    assert str(on_ray) == str(vmapped)
+    assert str(on_ray) == str(vmapped), str(vmapped)
     for name, values in _posterior_arrays(on_ray.fit).items():
         np.testing.assert_allclose(values, vmapped.fit.posterior[name].values, rtol=1e-12, err_msg=name)  # ~1e4
 

@@ -137,10 +137,12 @@ def chain_seeds(seed: int, chains: int) -> np.ndarray:
 def _calls(kind: str, model: pm.Model, seeds: np.ndarray, *, progressbar: bool, draws: int, burn_in: int, thin: int,
            batch_size: int | None, step_size: float, schedule: str = "constant", gamma: float = 0.55,
            decay_steps: float = 1000.0, cycles: int = 4, temperature: float = 1.0, alpha: float = 0.0,
-           device: str | None = None) -> tuple[list, list[dict], str | None]:
+           device: str | None = None, history: bool = False) -> tuple[list, list[dict], str | None]:
     """The chains of ``seeds`` (one row each), call by call of the compiled chunk: ``(kept, states, fault)``,
-    ``kept[i]`` the trace of call ``i`` (None in the burn-in), ``states[i]`` the state before call ``i`` (the
-    last: after the last call), as NumPy arrays with the chains first."""
+    ``kept[i]`` the trace of call ``i`` (None in the burn-in) and ``states[-1]`` the state after the last call, as
+    NumPy arrays with the chains first. ``history``: ``states[i]`` is the state after ``i`` calls (``states[0]``
+    the start), with ``z`` only up to the first call of draws (what :func:`_result` takes of a state later is its
+    ``t`` and ``failed``), so that :func:`run_on_ray` can cut every chain to the call where one diverged."""
     from pbnn.devices import jax_device
     from pbnn.inference.logdensity import data_arrays, initial_point, log_density, model_cache, structure_key
     from pbnn.inference.progress import progress_bar
@@ -180,7 +182,10 @@ def _calls(kind: str, model: pm.Model, seeds: np.ndarray, *, progressbar: bool, 
                 state, trace = chunk(state, keys, data, hyper, jnp.asarray(n), jnp.asarray(inner))
                 trace = tuple(np.asarray(a)[:, :n] for a in trace)
                 kept.append(trace if done >= burn_in else None)
-                states.append(_numpy(state))
+                if history:
+                    states.append(_numpy(state, z=n_draws == 0))  # z: until the first call of draws
+                else:
+                    states[-1] = _numpy(state)
                 n_draws += n if done >= burn_in else 0
                 done += n * inner
                 advance(done, np.nan_to_num(trace[2]))
@@ -192,8 +197,9 @@ def _calls(kind: str, model: pm.Model, seeds: np.ndarray, *, progressbar: bool, 
     return kept, states, fault
 
 
-def _numpy(state: dict) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in state.items() if k != "p"}
+def _numpy(state: dict, z: bool = True) -> dict[str, np.ndarray]:
+    """A chunk's state as NumPy arrays, without SGHMC's momentum (and without ``z`` unless ``z``)."""
+    return {k: np.asarray(v) for k, v in state.items() if k != "p" and (z or k != "z")}
 
 
 def run_on_ray(kind: str, spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, chains: int, draws: int,
@@ -225,7 +231,7 @@ def run_on_ray(kind: str, spec, model: pm.Model, X, y, *, seed: int, progressbar
     calls = min(diverged) if diverged else len(states[0]) - 1  # chunk calls kept, as many for every chain
     joined = [tuple(np.concatenate(parts, axis=0) for parts in zip(*call, strict=True))
               for call in zip(*(k[:calls] for k in kept), strict=True) if call[0] is not None]
-    state = {name: np.concatenate([s[calls][name] for s in states]) for name in states[0][0]}
+    state = {name: np.concatenate([s[calls][name] for s in states]) for name in states[0][calls]}
     total = burn_in + draws * thin
     result = _result(model, kind, state, joined, "diverged" if diverged else None, total=total, draws=draws,
                      step_size=step_size, schedule=schedule)
@@ -242,7 +248,7 @@ def chain_task(kind: str, spec, X, y, seeds: np.ndarray, options: dict) -> tuple
     from pbnn.inference.fitting import _checkout_model, _return_model
 
     key, model = _checkout_model(spec, X, y)
-    out = _calls(kind, model, seeds, progressbar=False, **options)
+    out = _calls(kind, model, seeds, progressbar=False, history=True, **options)
     if out[2] is None:
         _return_model(key, model)
     return out
