@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || { test -n "$(PYTHON312)" || { echo "python3.12 not found: install Python 3.12 (PyMC 6 needs it)"; exit 1; }; $(PYTHON312) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,jax,nutpie,extras,notebook]"
+	$(PY) -m pip install --quiet -e ".[test,jax,nutpie,extras,notebook,ray]"
 	@touch $(STAMP)
 
 # the main job: ADVI vs NUTS (numpyro, 2 chains: the 2-core machine) on moons, report under runs/demo

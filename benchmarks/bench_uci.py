@@ -20,6 +20,13 @@ Environment variables (all optional) limit a run:
 * ``PBNN_UCI_STORE``: the record store (default :data:`STORE`).
 
     PBNN_UCI_SETS=yacht PBNN_UCI_METHODS=advi,map python -m benchmarks.run --quick uci
+
+``--ray`` runs the missing (set, split, method) fits as Ray tasks (:mod:`pbnn.parallel`; a local Ray of
+``--workers`` CPUs, or the cluster of ``--ray-address`` / ``PBNN_RAY_ADDRESS``, whose nodes need pbnn and this
+repository on their path), each record stored as it finishes; a fit is seeded by its split, so the records hold
+the numbers of a serial run:
+
+    PBNN_UCI_SETS=yacht PBNN_UCI_METHODS=map python -m benchmarks.run uci --ray --workers 2
 """
 
 from __future__ import annotations
@@ -246,15 +253,38 @@ def current(record: dict, quick: bool) -> bool:
 
 def ensure(store: SplitStore, name: str, split: int, method: str, quick: bool, root: Path | None) -> dict:
     """The store's record of (name, method, split) with the present options; fitted and stored when missing."""
+    found = stored(store, name, split, method, quick, root)
+    return found if found is not None else keep(store, fit_record(name, split, method, quick, root))
+
+
+def ensure_on_ray(store: SplitStore, jobs: Sequence[tuple[str, int, str]], quick: bool, root: Path | None,
+                  **ray) -> None:
+    """The (name, split, method) ``jobs`` the store lacks, fitted as Ray tasks (``ray``: the keywords of
+    :func:`pbnn.parallel.tasks`, ``workers`` and ``address``), each stored as it finishes."""
+    from pbnn import parallel
+
+    missing = [job for job in jobs if stored(store, *job, quick, root) is None]
+    for _, record in parallel.tasks(fit_record, [(*job, quick, root) for job in missing], **ray):
+        keep(store, record)
+
+
+def stored(store: SplitStore, name: str, split: int, method: str, quick: bool, root: Path | None) -> dict | None:
+    """The store's record of (name, method, split) with the present options, or None."""
+    n_train = len(pbnn.datasets.uci(name, split=split, root=root).y_train)
+    return store.find(name, method, split, options_for(method, n_train, quick))
+
+
+def fit_record(name: str, split: int, method: str, quick: bool, root: Path | None) -> dict:
+    """:func:`fit_split` of (name, split, method) with the present options (a Ray task with ``--ray``)."""
     ds = pbnn.datasets.uci(name, split=split, root=root)
-    options = options_for(method, len(ds.y_train), quick)
-    found = store.find(name, method, split, options)
-    if found is not None:
-        return found
-    record = fit_split(ds, name, split, method, options)
+    return fit_split(ds, name, split, method, options_for(method, len(ds.y_train), quick))
+
+
+def keep(store: SplitStore, record: dict) -> dict:
+    """Append ``record`` to the store and print its line."""
     store.add(record)
-    print(f"{name} {method} split {split}: RMSE {record['rmse']:.3f}, LL {record['ll']:.3f}, "
-          f"{record['seconds']:.1f} s", flush=True)
+    print(f"{record['set']} {record['method']} split {record['split']}: RMSE {record['rmse']:.3f}, LL "
+          f"{record['ll']:.3f}, {record['seconds']:.1f} s", flush=True)
     return record
 
 
@@ -323,10 +353,12 @@ def store_path() -> Path:
     return Path(os.environ.get("PBNN_UCI_STORE") or STORE)
 
 
-def run(quick: bool = False) -> str:
+def run(quick: bool = False, ray: dict | None = None) -> str:
     """Fit what the store lacks for the chosen sets x methods x splits; markdown tables of the whole store.
 
     ``quick`` fits into a temporary store (nothing kept) with :data:`QUICK` options, to check the script.
+    ``ray``: None fits in turn; a dict (``workers``, ``address``, as :func:`pbnn.parallel.tasks` takes them,
+    ``{}`` for a local Ray of all cores) fits as Ray tasks (:func:`ensure_on_ray`).
     """
     env_root = os.environ.get("PBNN_UCI_ROOT")
     try:
@@ -337,12 +369,17 @@ def run(quick: bool = False) -> str:
     methods = env_list("PBNN_UCI_METHODS", list(METHODS), list(METHODS))
     with tempfile.TemporaryDirectory() as scratch:
         store = SplitStore(Path(scratch) / "quick.jsonl" if quick else store_path())
+        jobs = []
         for name in names:
             n_splits = n_splits_for(pbnn.datasets.uci_n_splits(name, root), quick)
             for method in methods:
                 if quick or "PBNN_UCI_METHODS" in os.environ or method not in SKIP.get(name, ()):
-                    for k in range(min(n_splits, METHOD_MAX_SPLITS.get(method, n_splits))):
-                        ensure(store, name, k, method, quick, root)
+                    jobs += [(name, k, method) for k in range(min(n_splits, METHOD_MAX_SPLITS.get(method, n_splits)))]
+        if ray is None:
+            for job in jobs:
+                ensure(store, *job, quick, root)
+        else:
+            ensure_on_ray(store, jobs, quick, root, **ray)
         records = [r for r in store.records() if current(r, quick)]
     return report(records, _published_table(root), root, quick)
 

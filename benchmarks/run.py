@@ -3,6 +3,7 @@
     python -m benchmarks.run                 # every bench_*.py module
     python -m benchmarks.run advi predict    # only these (bench_advi.py, bench_predict.py)
     python -m benchmarks.run --quick advi    # fewer repeats/steps: checks the script, not for the record
+    python -m benchmarks.run uci --ray       # the fits as Ray tasks (a local Ray; --ray-address: a cluster)
 
 Sections are delimited by ``<!-- bench:NAME -->`` markers, so running one benchmark keeps the others' results.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import re
 import sys
 import time
@@ -40,16 +42,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available())})")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and steps; does not write RESULTS.md")
+    parser.add_argument("--ray", action="store_true", help="run the fits as Ray tasks (benchmarks whose run() takes "
+                        "ray: uci), on a local Ray unless --ray-address or $PBNN_RAY_ADDRESS names a cluster")
+    parser.add_argument("--ray-address", metavar="ADDRESS", help="the Ray cluster of --ray (implies --ray)")
+    parser.add_argument("--workers", type=int, metavar="N", help="CPUs of the local Ray of --ray (default: all)")
     args = parser.parse_args(argv)
     names = args.names or available()
     unknown = [n for n in names if n not in available()]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; expected some of {', '.join(available())}")
-    for name in names:
-        module = importlib.import_module(f"benchmarks.bench_{name}")
+    ray = {"workers": args.workers, "address": args.ray_address} if args.ray or args.ray_address else None
+    if ray is None and args.workers is not None:
+        parser.error("--workers: the size of the local Ray of --ray")
+    modules = {name: importlib.import_module(f"benchmarks.bench_{name}") for name in names}
+    serial = [name for name, module in modules.items() if "ray" not in inspect.signature(module.run).parameters]
+    if ray is not None and serial:
+        parser.error(f"--ray: {', '.join(serial)}: its run() fits in turn (no ray parameter)")
+    for name, module in modules.items():
         print(f"== {name}", flush=True)
         t0 = time.perf_counter()
-        body = module.run(quick=args.quick)
+        body = module.run(quick=args.quick, **({"ray": ray} if ray is not None else {}))
         took = time.perf_counter() - t0
         title = getattr(module, "TITLE", name)
         section = f"## {title}\n\n{header()} Benchmark wall time {took:.0f} s.\n\n{body}"

@@ -222,3 +222,40 @@ def test_random_splits():
     ds = D.from_arrays(np.arange(308.0), np.arange(308.0), split=splits[0])
     np.testing.assert_array_equal(ds.y_test, te := splits[0][1].astype(float))
     assert len(te) == 31
+
+
+def test_uci_on_ray_sends_the_missing_fits_as_tasks_and_stores_each_as_it_finishes(monkeypatch, tmp_path, write_uci):
+    from pbnn import parallel
+
+    write_uci(tmp_path / "data", folder="yacht")
+    for name, value in {"PBNN_UCI_ROOT": tmp_path / "data", "PBNN_UCI_STORE": tmp_path / "store.jsonl",
+                        "PBNN_UCI_SETS": "yacht", "PBNN_UCI_METHODS": "map,advi", "PBNN_UCI_SPLITS": "1"}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setattr(bench_uci, "fit_split", lambda ds, name, split, method, options: {
+        "set": name, "method": method, "split": split, "options": options, "n_train": len(ds.y_train),
+        "rmse": 1.0 + split, "ll": -1.0 - split, "seconds": 2.0, "date": "2026-12-01", "machine": "m", "versions": "v"})
+    serial = bench_uci.run()  # split 0 of both methods in the store
+    sent = []
+
+    def tasks(function, jobs, **ray):  # the Ray tasks' stand-in: in this process, the last job first
+        jobs = list(jobs)
+        sent.append(([job[:3] for job in jobs], ray))
+        for i in reversed(range(len(jobs))):
+            yield i, function(*jobs[i])
+            assert len(SplitStore(tmp_path / "store.jsonl").records()) == 2 + len(jobs) - i  # stored as it finished
+
+    monkeypatch.setattr(parallel, "tasks", tasks)
+    monkeypatch.delenv("PBNN_UCI_SPLITS")
+    text = bench_uci.run(ray={"workers": 2, "address": None})
+    assert sent == [([("yacht", 1, "map"), ("yacht", 1, "advi")], {"workers": 2, "address": None})]
+    assert "| yacht | 2 | 1.50 ± 0.50 | 1.50 ± 0.50 | – | – | – |" in text and "| yacht | 1 | 1.00 | 1.00 |" in serial
+
+
+def test_benchmarks_run_takes_ray_for_the_benchmarks_that_fit_on_ray(capsys):
+    from benchmarks import run
+
+    for argv, message in ((["advi", "--ray"], "--ray: advi: its run() fits in turn (no ray parameter)"),
+                          (["uci", "--workers", "2"], "--workers: the size of the local Ray of --ray")):
+        with pytest.raises(SystemExit):
+            run.main(argv)
+        assert capsys.readouterr().err.rstrip().endswith(f"error: {message}")

@@ -1,4 +1,4 @@
-"""Light imports: the command line's help, ``pbnn zoo`` and spec files load no PyMC, PyTensor, JAX or scikit-learn.
+"""Light imports: the command line's help, ``pbnn zoo`` and spec files load no PyMC, PyTensor, JAX, scikit-learn or Ray.
 
 Each check runs in a fresh interpreter, since this test process has imported everything already.
 """
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-HEAVY = ("pymc", "pytensor", "jax", "sklearn")
+HEAVY = ("pymc", "pytensor", "jax", "sklearn", "ray")
 
 
 def heavy_modules_after(code: str) -> list[str]:

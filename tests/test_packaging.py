@@ -5,7 +5,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"matplotlib": "matplotlib-base"}  # conda-forge's matplotlib without a GUI toolkit
+#: conda-forge's names: matplotlib without a GUI toolkit, Ray without its dashboard
+CONDA_NAMES = {"matplotlib": "matplotlib-base", "ray": "ray-core"}
 
 
 def _requirements(lines) -> dict[str, str]:
@@ -17,7 +18,7 @@ def _requirements(lines) -> dict[str, str]:
 def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = _requirements(project["dependencies"])
-    for extra in ("jax", "nutpie", "extras", "data", "notebook", "test"):
+    for extra in ("jax", "nutpie", "extras", "data", "notebook", "ray", "test"):
         wanted |= _requirements(project["optional-dependencies"][extra])
     conda = _requirements(
         m.group(1) for line in (ROOT / "environment.yml").read_text().splitlines()

@@ -27,14 +27,15 @@ def python_blocks(text: str) -> list[str]:
 
 
 def quick(fit):
-    """``fit`` with each size option of the chosen method capped at :data:`CAPS`."""
+    """``fit`` with each size option of the chosen method capped at :data:`CAPS` (one whose default is None and
+    that is not given stays None: e.g. an ensemble's ``draws``, which its member method sets)."""
 
     def quick_fit(spec, X, y, method=None, **options):
         method = method or spec.fit_method
-        params = [f.name for f in dataclasses.fields(METHODS[method].options)]
+        defaults = {f.name: f.default for f in dataclasses.fields(METHODS[method].options)}
         for name, cap in CAPS.items():
-            if name in params:
-                options[name] = min(options.get(name) or cap, cap)
+            if name in defaults and (options.get(name) or defaults[name]) is not None:
+                options[name] = min(options.get(name) or defaults[name], cap)
         return fit(spec, X, y, method, **options)
 
     return quick_fit

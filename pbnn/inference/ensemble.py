@@ -5,7 +5,11 @@ Each member is a fit of the ``member`` method (``map``: the posterior mode, Adam
 method's own engine, on the same model, from its own seed: member ``m`` is exactly ``pbnn.fit(spec, X, y,
 member, seed=member_seeds(seed, M)[m], ...)`` (seeds from ``numpy.random.SeedSequence(seed)``, so the fit is
 reproducible), with its own starting point (a prior draw) and minibatches. The members share the compiled loop:
-only the first compiles.
+only the first compiles. With ``parallel="ray"`` each member is a Ray task (:mod:`pbnn.parallel`: a local Ray of
+``workers`` CPUs started on demand, or the cluster at ``ray_address``) that builds the model from the spec and the
+data and runs the same engine from the same seed: the same numbers as the members in turn, bit for bit. A
+member's fault or Ctrl-C ends the ensemble as in turn: the members before it are kept (and the faulty one's last
+state); Ctrl-C cancels the tasks still running and keeps the leading members that finished.
 
 Chain ``m`` of the posterior holds member ``m`` (one draw for ``map``, ``draws`` for ``advi`` and ``swag``), so
 ``predict``, ``pbnn.uncertainty``, the scores and the training ``log_likelihood`` see the mixture of the
@@ -56,31 +60,90 @@ def member_seeds(seed: int, members: int) -> list[int]:
 
 
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, members: int = 5, member: str = "map",
+        parallel: str = "serial", workers: int | None = None, ray_address: str | None = None,
         **options) -> EngineResult:
     """Fit ``members`` members of method ``member`` (see the module doc); ``options`` are
     :class:`~pbnn.inference.methods.EnsembleOptions`' other fields. A member that diverges or is interrupted
     ends the ensemble: the fault is the member's, the posterior holds the members fitted so far and that member's
     last state."""
-    resolved = EnsembleOptions(members=members, member=member, **options).member_options()
-    engine = get_method(member).load()
-    results: list[EngineResult] = []
-    fault, message = None, ""
-    for m, member_seed in enumerate(member_seeds(seed, members)):
-        try:
-            result = engine(spec, model, X, y, seed=member_seed, progressbar=progressbar, **resolved.to_dict())
-        except KeyboardInterrupt:  # before the member's first step
-            if not results:
-                raise
-            fault, message = "interrupted", f"ensemble interrupted before member {m + 1} of {members}"
-            break
-        results.append(result)
-        if result.fault is not None:
-            fault, message = result.fault, f"ensemble member {m + 1} of {members}: {result.message}"
-            break
+    resolved = EnsembleOptions(members=members, member=member, parallel=parallel, workers=workers,
+                               ray_address=ray_address, **options).member_options().to_dict()
+    seeds = member_seeds(seed, members)
+    if parallel == "ray":
+        results, fault, message = _on_ray(spec, X, y, member, resolved, seeds, progressbar, workers, ray_address)
+    else:
+        results, fault, message = _in_turn(spec, model, X, y, member, resolved, seeds, progressbar)
     posterior = xr.concat([r.posterior for r in results], dim="chain", combine_attrs="drop")
     posterior = posterior.assign_coords(chain=np.arange(len(results)))
     posterior.attrs["pbnn_draws"] = member_draws(members, member)
     return EngineResult(posterior, _histories(results), fault, message)
+
+
+def _in_turn(spec, model, X, y, member: str, options: dict, seeds: list[int],
+             progressbar: bool) -> tuple[list[EngineResult], str | None, str]:
+    """The members one after the other on ``model``: (results, fault, message)."""
+    engine = get_method(member).load()
+    results: list[EngineResult] = []
+    for m, member_seed in enumerate(seeds):
+        try:
+            result = engine(spec, model, X, y, seed=member_seed, progressbar=progressbar, **options)
+        except KeyboardInterrupt:  # before the member's first step
+            if not results:
+                raise
+            return results, "interrupted", f"ensemble interrupted before member {m + 1} of {len(seeds)}"
+        results.append(result)
+        if result.fault is not None:
+            return results, result.fault, f"ensemble member {m + 1} of {len(seeds)}: {result.message}"
+    return results, None, ""
+
+
+def _on_ray(spec, X, y, member: str, options: dict, seeds: list[int], progressbar: bool, workers: int | None,
+            address: str | None) -> tuple[list[EngineResult], str | None, str]:
+    """The members as Ray tasks, kept as :func:`_in_turn` keeps them: up to and with the first faulty member."""
+    from pbnn import parallel
+    from pbnn.inference.progress import progress_bar
+
+    finished: dict[int, EngineResult] = {}
+    jobs = [(spec, X, y, member, options, s) for s in seeds]
+    objective = get_method(member).capabilities.objective
+    try:
+        with progress_bar(progressbar, len(seeds), label="ensemble (Ray)", value_name=objective) as advance:
+            for m, result in parallel.tasks(fit_member, jobs, workers=workers, address=address):
+                finished[m] = result
+                advance(len(finished), _last(result.sample_stats, objective))
+                if any(r.fault is not None and all(j in finished for j in range(k)) for k, r in finished.items()):
+                    break  # the members after a faulty one are not kept: cancel them
+    except KeyboardInterrupt:
+        pass
+    results: list[EngineResult] = []
+    for m in range(len(seeds)):
+        if m not in finished:
+            if not results:
+                raise KeyboardInterrupt
+            return results, "interrupted", f"ensemble interrupted before member {m + 1} of {len(seeds)}"
+        results.append(finished[m])
+        if finished[m].fault is not None:
+            return results, finished[m].fault, f"ensemble member {m + 1} of {len(seeds)}: {finished[m].message}"
+    return results, None, ""
+
+
+def fit_member(spec, X, y, member: str, options: dict, seed: int) -> EngineResult:
+    """One member (a Ray task): the ``member`` engine from ``seed`` on the model of ``spec`` and the (standardized)
+    data ``X``, ``y``, taken from and given back to :func:`pbnn.fit`'s models of recent fits."""
+    from pbnn.inference.fitting import _checkout_model, _return_model
+
+    key, model = _checkout_model(spec, X, y)
+    result = get_method(member).load()(spec, model, X, y, seed=seed, progressbar=False, **options)
+    if result.fault is None:  # as pbnn.fit: a faulty run may leave the model's data or caches half-set
+        _return_model(key, model)
+    return result
+
+
+def _last(stats: xr.Dataset, name: str) -> np.ndarray:
+    """The last finite value of the per-step statistic ``name`` (NaN if none): a finished member's objective."""
+    values = np.asarray(stats[name].values if name in stats else [np.nan], dtype=float).ravel()
+    finite = values[np.isfinite(values)]
+    return finite[-1:] if finite.size else np.array([np.nan])
 
 
 def _histories(results: list[EngineResult]) -> xr.Dataset:

@@ -131,6 +131,37 @@ def option(default: Any, doc: str, check: Check) -> Any:
     return field(default=default, metadata={"doc": doc, "check": check})
 
 
+#: The options that choose where many fits of one method run (``ensemble``'s members, SG-MCMC's chains).
+PARALLEL_OPTIONS = ("parallel", "workers", "ray_address")
+
+
+def parallel_option(what: str) -> Any:
+    """The ``parallel`` field: ``what`` run here, or one Ray task each (:mod:`pbnn.parallel`)."""
+    return option("serial", f"'serial' ({what}) or 'ray' (one Ray task each, the same numbers; pbnn.parallel)",
+                  one_of("serial", "ray", what="parallel backend"))
+
+
+def workers_option() -> Any:
+    return option(None, "CPUs of the local Ray that parallel='ray' starts (None: all cores)", optional(positive_int))
+
+
+def ray_address_option() -> Any:
+    return option(None, "the Ray cluster of parallel='ray' (None: $PBNN_RAY_ADDRESS, else a local Ray)",
+                  optional(text))
+
+
+def check_parallel(options: Options) -> None:
+    """``workers`` and ``ray_address`` only with ``parallel='ray'``, which needs Ray installed."""
+    if options.parallel == "serial":
+        for name in PARALLEL_OPTIONS[1:]:
+            if getattr(options, name) is not None:
+                raise ValueError(f"{name}: an option of parallel='ray', got parallel='serial'")
+    else:
+        from pbnn.parallel import require_ray  # light: looks Ray up without importing it
+
+        require_ray()
+
+
 # -- options ---------------------------------------------------------------------------------------------------
 
 
@@ -340,8 +371,12 @@ class EnsembleOptions(Options):
                                              optional(positive_number))
     optimizer: Any = option(None, "an optax optimizer for every member (None: the member method's)",
                             optional(optax_optimizer))
+    parallel: str = parallel_option("the members in turn")
+    workers: int | None = workers_option()
+    ray_address: str | None = ray_address_option()
 
     def check(self) -> None:
+        check_parallel(self)
         if self.member == "map" and self.draws not in (None, 1):
             raise ValueError(f"draws: a map member is one draw; draws applies to advi and swag members, got "
                              f"{self.draws}")
@@ -352,7 +387,8 @@ class EnsembleOptions(Options):
 
     def member_options(self) -> Options:
         """The options of each member, checked by the member's method."""
-        given = {k: v for k, v in self.to_dict().items() if k not in ("members", "member", "draws") and v is not None}
+        own = ("members", "member", "draws", *PARALLEL_OPTIONS)
+        given = {k: v for k, v in self.to_dict().items() if k not in own and v is not None}
         if self.member != "map":
             given["draws"] = self.draws or MEMBER_DRAWS[self.member]
         return get_method(self.member).resolve(given)
@@ -402,7 +438,7 @@ class SGLDOptions(Options):
     draws: int = option(1000, "draws kept per chain", positive_int)
     burn_in: int = option(5000, "steps per chain before the first kept draw", nonnegative_int)
     thin: int = option(50, "steps per kept draw", positive_int)
-    chains: int = option(4, "chains (run together, vmapped)", positive_int)
+    chains: int = option(4, "chains (run together, vmapped; one Ray task each with parallel='ray')", positive_int)
     batch_size: int | None = option(32, "minibatch size, at most the data's (None: the full data every step)",
                                     optional(positive_int))
     step_size: float = option(5e-4, "step size h at step 0: z += h grad + sqrt(2h) noise (Welling & Teh's "
@@ -416,6 +452,9 @@ class SGLDOptions(Options):
     temperature: float = option(1.0, "temperature T of the noise (1: the posterior; < 1: a colder, sharper one)",
                                 positive_number)
     device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
+    parallel: str = parallel_option("the chains vmapped together")
+    workers: int | None = workers_option()
+    ray_address: str | None = ray_address_option()
 
     @property
     def total_steps(self) -> int:
@@ -423,6 +462,7 @@ class SGLDOptions(Options):
         return self.burn_in + self.draws * self.thin
 
     def check(self) -> None:
+        check_parallel(self)
         if self.schedule == "cyclical" and self.cycles > self.total_steps:
             raise ValueError(f"cycles: expected at most the {self.total_steps} steps per chain "
                              f"(burn_in + draws * thin), got {self.cycles}")

@@ -28,6 +28,14 @@ chunk (moons BNN on 2 CPU cores, 30k steps a chain: 4 vmapped chains took 0.57x 
 32, 1.28x with all 500 rows a step; ``benchmarks/bench_sgmcmc.py``), cached with the model for the next fit of the
 same structure (the step size and schedule are arguments, not constants: changing them does not recompile).
 
+With ``parallel="ray"`` each chain is a Ray task (:mod:`pbnn.parallel`: a local Ray of ``workers`` CPUs started on
+demand, or the cluster at ``ray_address``): the chunk vmapped over that one chain, from the chain's own seeds
+(:func:`chain_seeds`), on the model the task builds from the spec and the data. Its draws are exactly those of the
+chain run alone here; the chains vmapped together round differently in the last bits (XLA's batched arithmetic:
+1e-15 after 300 moons steps, ``tests/test_parallel.py``). A divergence cuts every chain to the chunk call in which
+the first chain diverged, as the vmapped run stops there; Ctrl-C cancels the chains still running and keeps those
+that finished.
+
 >>> import pbnn
 >>> ds = pbnn.datasets.moons(n_samples=100)
 >>> fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), ds.X_train, ds.y_train, method="sgld", draws=50, burn_in=100,
@@ -95,19 +103,46 @@ def _step_size(t: jax.Array, hyper: dict) -> jax.Array:
 
 def run_sgld(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, **options) -> EngineResult:
     """``method="sgld"``; the options are :class:`~pbnn.inference.methods.SGLDOptions`'s."""
-    return run("sgld", model, seed=seed, progressbar=progressbar, **options)
+    return _engine("sgld", spec, model, X, y, seed=seed, progressbar=progressbar, **options)
 
 
 def run_sghmc(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, **options) -> EngineResult:
     """``method="sghmc"``; the options are :class:`~pbnn.inference.methods.SGHMCOptions`'s."""
-    return run("sghmc", model, seed=seed, progressbar=progressbar, **options)
+    return _engine("sghmc", spec, model, X, y, seed=seed, progressbar=progressbar, **options)
+
+
+def _engine(kind: str, spec, model: pm.Model, X, y, *, parallel: str = "serial", workers: int | None = None,
+            ray_address: str | None = None, **options) -> EngineResult:
+    if parallel == "ray":
+        return run_on_ray(kind, spec, model, X, y, workers=workers, address=ray_address, **options)
+    return run(kind, model, **options)
 
 
 def run(kind: str, model: pm.Model, *, seed: int, progressbar: bool, draws: int, burn_in: int, thin: int,
-        chains: int, batch_size: int | None, step_size: float, schedule: str = "constant", gamma: float = 0.55,
-        decay_steps: float = 1000.0, cycles: int = 4, temperature: float = 1.0, alpha: float = 0.0,
-        device: str | None = None) -> EngineResult:
-    """``chains`` chains of ``burn_in + draws * thin`` steps of ``kind`` (``"sgld"``, ``"sghmc"``) on ``model``."""
+        chains: int, step_size: float, schedule: str = "constant", **options) -> EngineResult:
+    """``chains`` chains of ``burn_in + draws * thin`` steps of ``kind`` (``"sgld"``, ``"sghmc"``) on ``model``,
+    vmapped; ``options`` are the rest of :func:`_calls`' (``batch_size``, ``gamma``, ...)."""
+    kept, states, fault = _calls(kind, model, chain_seeds(seed, chains), progressbar=progressbar, draws=draws,
+                                 burn_in=burn_in, thin=thin, step_size=step_size, schedule=schedule, **options)
+    return _result(model, kind, states[-1], [k for k in kept if k is not None], fault, total=burn_in + draws * thin,
+                   draws=draws, step_size=step_size, schedule=schedule)
+
+
+def chain_seeds(seed: int, chains: int) -> np.ndarray:
+    """The seeds of each chain (its start, SGHMC's first momentum, its noise): ``(chains, 3)`` integers from
+    ``numpy.random.SeedSequence(seed)``; chain ``c`` is the same whether it runs with the others or alone."""
+    return np.random.SeedSequence(seed).generate_state(3 * chains).reshape(chains, 3)
+
+
+def _calls(kind: str, model: pm.Model, seeds: np.ndarray, *, progressbar: bool, draws: int, burn_in: int, thin: int,
+           batch_size: int | None, step_size: float, schedule: str = "constant", gamma: float = 0.55,
+           decay_steps: float = 1000.0, cycles: int = 4, temperature: float = 1.0, alpha: float = 0.0,
+           device: str | None = None, history: bool = False) -> tuple[list, list[dict], str | None]:
+    """The chains of ``seeds`` (one row each), call by call of the compiled chunk: ``(kept, states, fault)``,
+    ``kept[i]`` the trace of call ``i`` (None in the burn-in) and ``states[-1]`` the state after the last call, as
+    NumPy arrays with the chains first. ``history``: ``states[i]`` is the state after ``i`` calls (``states[0]``
+    the start), with ``z`` only up to the first call of draws (what :func:`_result` takes of a state later is its
+    ``t`` and ``failed``), so that :func:`run_on_ray` can cut every chain to the call where one diverged."""
     from pbnn.devices import jax_device
     from pbnn.inference.logdensity import data_arrays, initial_point, log_density, model_cache, structure_key
     from pbnn.inference.progress import progress_bar
@@ -127,13 +162,14 @@ def run(kind: str, model: pm.Model, *, seed: int, progressbar: bool, draws: int,
     hyper = {k: put(np.asarray(v, dtype=np.int64 if k == "schedule" else np.float64)) for k, v in _hyper(
         step_size, schedule, gamma, decay_steps, math.ceil(total / cycles), temperature, alpha).items()}
 
-    seeds = np.random.SeedSequence(seed).generate_state(3 * chains).reshape(chains, 3)
+    chains = len(seeds)
     z0 = np.stack([fns.flatten(initial_point(model, seed=int(s[0]), jitter=True)) for s in seeds])
     p0 = np.stack([np.random.default_rng(int(s[1])).normal(size=fns.dim) for s in seeds])  # SGHMC's momentum
     keys = put(np.stack([jax.random.key_data(jax.random.key(int(s[2]))) for s in seeds]))
     state = {"z": put(z0), "p": put(p0), "t": put(np.zeros(chains, np.int64)), "failed": put(np.zeros(chains, bool))}
 
-    kept: list[tuple[np.ndarray, ...]] = []  # per call: z (chains, n, D), step_size, lp, finite (chains, n)
+    kept: list[tuple[np.ndarray, ...] | None] = []  # per call: z (chains, n, D), step_size, lp, finite (chains, n)
+    states = [_numpy(state)]
     done, n_draws, fault = 0, 0, None
     try:
         with progress_bar(progressbar, total, label=_LABELS[kind], value_name="lp") as advance:
@@ -145,25 +181,86 @@ def run(kind: str, model: pm.Model, *, seed: int, progressbar: bool, draws: int,
                     inner, n = thin, min(CHUNK, max(1, MAX_STEPS // thin), draws - n_draws)
                 state, trace = chunk(state, keys, data, hyper, jnp.asarray(n), jnp.asarray(inner))
                 trace = tuple(np.asarray(a)[:, :n] for a in trace)
-                if done >= burn_in:
-                    kept.append(trace)
-                    n_draws += n
+                kept.append(trace if done >= burn_in else None)
+                if history:
+                    states.append(_numpy(state, z=n_draws == 0))  # z: until the first call of draws
+                else:
+                    states[-1] = _numpy(state)
+                n_draws += n if done >= burn_in else 0
                 done += n * inner
                 advance(done, np.nan_to_num(trace[2]))
-                if np.asarray(state["failed"]).any():
+                if states[-1]["failed"].any():
                     fault = "diverged"
                     break
-    except KeyboardInterrupt:  # `state` is the last completed call's
+    except KeyboardInterrupt:  # `states[-1]` is the last completed call's
         fault = "interrupted"
-    return _result(model, fns, kind, state, kept, fault, total=total, draws=draws, step_size=step_size,
-                   schedule=schedule)
+    return kept, states, fault
 
 
-def _result(model: pm.Model, fns, kind: str, state: dict, kept: list, fault: str | None, *, total: int, draws: int,
+def _numpy(state: dict, z: bool = True) -> dict[str, np.ndarray]:
+    """A chunk's state as NumPy arrays, without SGHMC's momentum (and without ``z`` unless ``z``)."""
+    return {k: np.asarray(v) for k, v in state.items() if k != "p" and (z or k != "z")}
+
+
+def run_on_ray(kind: str, spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, chains: int, draws: int,
+               burn_in: int, thin: int, step_size: float, schedule: str = "constant", workers: int | None = None,
+               address: str | None = None, **options) -> EngineResult:
+    """:func:`run`'s chains, each a Ray task (:func:`chain_task`, :mod:`pbnn.parallel`), with its numbers.
+
+    A chain that diverges ends the run as in :func:`run`: the chains are cut to the call of the chunk in which the
+    first one diverged. Ctrl-C cancels the chains still running and keeps those that finished."""
+    from pbnn import parallel
+    from pbnn.inference.progress import progress_bar
+
+    options = dict(draws=draws, burn_in=burn_in, thin=thin, step_size=step_size, schedule=schedule, **options)
+    seeds = chain_seeds(seed, chains)
+    finished: dict[int, tuple] = {}
+    try:
+        with progress_bar(progressbar, chains, label=f"{_LABELS[kind]} (Ray)", value_name="lp") as advance:
+            for c, out in parallel.tasks(chain_task, [(kind, spec, X, y, seeds[c:c + 1], options)
+                                                      for c in range(chains)], workers=workers, address=address):
+                finished[c] = out
+                last = [trace for trace in out[0] if trace is not None][-1:]  # the chain's last call of draws
+                advance(len(finished), np.nan_to_num(last[0][2]) if last else np.zeros(1))
+    except KeyboardInterrupt:
+        if not finished:
+            raise
+    done = sorted(finished)
+    kept, states, faults = zip(*(finished[c] for c in done), strict=True)
+    diverged = [len(s) - 1 for s, f in zip(states, faults, strict=True) if f == "diverged"]
+    calls = min(diverged) if diverged else len(states[0]) - 1  # chunk calls kept, as many for every chain
+    joined = [tuple(np.concatenate(parts, axis=0) for parts in zip(*call, strict=True))
+              for call in zip(*(k[:calls] for k in kept), strict=True) if call[0] is not None]
+    state = {name: np.concatenate([s[calls][name] for s in states]) for name in states[0][calls]}
+    total = burn_in + draws * thin
+    result = _result(model, kind, state, joined, "diverged" if diverged else None, total=total, draws=draws,
+                     step_size=step_size, schedule=schedule)
+    if len(done) < chains and not diverged:
+        result.fault = "interrupted"
+        result.message = (f"{_LABELS[kind]} interrupted: {len(done)} of {chains} chains finished on Ray (chains "
+                          f"{', '.join(map(str, done))}): returning those")
+    return result
+
+
+def chain_task(kind: str, spec, X, y, seeds: np.ndarray, options: dict) -> tuple[list, list[dict], str | None]:
+    """:func:`_calls` of the chains of ``seeds`` (a Ray task) on the model of ``spec`` and the (standardized)
+    ``X``, ``y``, taken from and given back to :func:`pbnn.fit`'s models of recent fits."""
+    from pbnn.inference.fitting import _checkout_model, _return_model
+
+    key, model = _checkout_model(spec, X, y)
+    out = _calls(kind, model, seeds, progressbar=False, history=True, **options)
+    if out[2] is None:
+        _return_model(key, model)
+    return out
+
+
+def _result(model: pm.Model, kind: str, state: dict, kept: list, fault: str | None, *, total: int, draws: int,
             step_size: float, schedule: str) -> EngineResult:
     """The kept draws as an EngineResult, every chain cut to the draws all of them made from finite states."""
     from pbnn.inference import draws_to_posterior
+    from pbnn.inference.logdensity import log_density
 
+    fns = log_density(model, ("X", "target"), jacobian=True)
     label, chains = _LABELS[kind], len(np.asarray(state["t"]))
     z, h, lp, finite = ((np.concatenate(parts, axis=1) for parts in zip(*kept, strict=True)) if kept else
                         (np.empty((chains, 0, fns.dim)), *(np.empty((chains, 0)) for _ in range(3))))
