@@ -51,11 +51,11 @@ NOTEBOOKS["01_moons_advi_vs_nuts"] = [
     """),
     code(SETUP),
     md("""
-    The data: 1,000 points of two interleaving half-moons, standardized and split half/half. The model
+    The data: 1,000 points (400 in quick mode) of two interleaving half-moons, standardized and split half/half. The model
     comes from the zoo; its summary lists the layers with their output shapes and parameter counts.
     """),
     code("""
-    ds = pbnn.datasets.moons()
+    ds = pbnn.datasets.moons(n_samples=400 if QUICK else 1000)
     spec = pbnn.zoo.two_layer_tanh()
     print(ds)
     print(spec.summary(ds.X_train.shape[1:]))
@@ -150,7 +150,7 @@ NOTEBOOKS["02_hierarchical"] = [
     """),
     code(SETUP),
     code("""
-    ds = pbnn.datasets.moons()
+    ds = pbnn.datasets.moons(n_samples=400 if QUICK else 1000)
     hier, fixed = pbnn.zoo.hierarchical(), pbnn.zoo.two_layer_tanh()
     hier
     """),
