@@ -92,7 +92,8 @@ def test_notebook_runs_in_quick_mode(name, tmp_path, monkeypatch):
         assert "Diagnosis (nuts)" in out and "Diagnosis (advi)" in out
         assert images >= 2  # uncertainty maps, ELBO trace
     elif name == "02_hierarchical":
-        # measured on 200 training points: layer_sigma means 1.16, 1.90, 2.52; accuracies 0.960 (hierarchical), 0.965 (fixed)
+        # measured on 200 training points: layer_sigma means 1.16, 1.90, 2.52; accuracies 0.960 (hierarchical),
+        # 0.965 (fixed)
         means = [float(m) for m in re.findall(r"layer \d: layer_sigma mean (\S+),", out)]
         assert len(means) == 3 and all(0.1 < m < 10 for m in means)
         assert _number(r"hierarchical: test accuracy (\S+),", out) > 0.9
