@@ -126,6 +126,7 @@ def test_forward_names_a_missing_value():
 
 @pytest.mark.parametrize("method, options", [("map", {"steps": 5}), ("advi", {"steps": 5, "batch_size": 8})])
 def test_check_data_runs_once_per_fit(monkeypatch, small_moons, method, options):
+    import pbnn.inference.fitting  # noqa: F401  (imported lazily by pbnn.fit: bound to check_data before patching)
     from pbnn import validation
 
     original, calls = validation.check_data, []
