@@ -170,6 +170,8 @@ def _draws(model, result, draws, sample_seed, fault=None, message="") -> EngineR
     log_q = xr.Dataset({"log_q": (("chain", "draw"), result.log_density(flat)[None])},
                        coords={"chain": [0], "draw": np.arange(draws)})
     stats = xr.merge([_elbo_stats(np.asarray(result.elbo, dtype=np.float64)), log_q])
+    # the cost of a step: the loop's seconds (compilation apart) over its steps, as flow_vi records it
+    stats.attrs.update(pbnn_compile_seconds=float(result.compile_seconds), pbnn_run_seconds=float(result.run_seconds))
     return EngineResult(posterior, stats, fault, message)
 
 
