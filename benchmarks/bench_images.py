@@ -186,6 +186,7 @@ def fit_row(data: str, ds: Dataset, name: str, variant: str, options: dict, meth
     ``options``) with the table's columns."""
     spec = pbnn.zoo.get(name)
     reset_peak_rss()
+    before = peak_rss_mib()
     t0 = time.perf_counter()
     with no_training_log_likelihood():
         fit = pbnn.fit(spec, ds.X_train, ds.y_train, method=method, seed=0, progressbar=False, **options)
@@ -204,6 +205,7 @@ def fit_row(data: str, ds: Dataset, name: str, variant: str, options: dict, meth
     row[f"noise refused (p < {REFUSE_BELOW})"] = float(fit.predict(fake).reject(REFUSE_BELOW).mean())
     row[f"test refused (p < {REFUSE_BELOW})"] = float(pred.reject(REFUSE_BELOW).mean())
     row.update({"s / epoch": loop_s / epochs(options, len(ds.y_train)), "fit s": fit_s, "peak RSS MiB": memory,
+                "fit's own MiB": memory - before,
                 "layer sds": layer_scales(fit), "date": date.today().isoformat(), "machine": machine(),
                 "versions": versions()})
     print({k: v for k, v in row.items() if k not in ("machine", "versions")}, flush=True)
@@ -278,6 +280,13 @@ def _met(record: dict) -> str:
     return f">= {bar:g}: {'yes' if record['accuracy'] >= bar else 'NO'}"
 
 
+#: The table's columns in order (those a row has).
+COLUMNS = ("data", "model", "train/test", "accuracy", "test LPD", "ECE", "bar", "AUROC noise (entropy)",
+           "AUROC noise (epistemic)", "AUROC MNIST (entropy)", "AUROC MNIST (epistemic)",
+           f"noise refused (p < {REFUSE_BELOW})", f"test refused (p < {REFUSE_BELOW})", "s / epoch", "fit s",
+           "peak RSS MiB", "fit's own MiB", "layer sds")
+
+
 def report(records: list[dict], notes: list[str], quick: bool) -> str:
     """The section's markdown: what was measured, the options, one row per record (data set, then model order)."""
     if not records:
@@ -289,7 +298,8 @@ def report(records: list[dict], notes: list[str], quick: bool) -> str:
     hidden = ("set", "method", "split", "options", "date", "machine", "versions")
     rows = [{"data": r["set"], "model": r["method"], **{k: v for k, v in r.items() if k not in hidden}, "bar": _met(r)}
             for r in records]
-    cols = list(dict.fromkeys(k for r in rows for k in r))
+    present = {k for r in rows for k in r}  # the store sorts a record's keys: the table keeps COLUMNS' order
+    cols = [c for c in COLUMNS if c in present] + sorted(present - set(COLUMNS))
     rows = [{c: r.get(c, "–") for c in cols} for r in rows]
     used = {r["method"]: r["options"] for r in records}
     params = {n: pbnn.zoo.get(n).n_params((1, 28, 28)) for n in MODELS}
@@ -310,8 +320,8 @@ def report(records: list[dict], notes: list[str], quick: bool) -> str:
         f"{n_noise} standard-normal noise images, and of the test images, where no class reaches {REFUSE_BELOW} "
         "(`pred.reject(0.2)`). `s / epoch`: the optimisation loop's seconds (compilation apart; MAP: the whole fit) "
         "over its epochs (steps x batch / training images); `fit s`: `pbnn.fit` end to end, without the training "
-        "log-likelihood group; `peak RSS`: the process's peak resident memory during that fit (data sets loaded "
-        "before it included). `layer sds`: posterior means of a hierarchical prior's per-layer weight sd "
+        "log-likelihood group; `peak RSS`: the process's peak resident memory during that fit (both data sets and "
+        "what earlier fits left included); `fit's own`: that peak less the resident memory when the fit began. `layer sds`: posterior means of a hierarchical prior's per-layer weight sd "
         "(layers in order). `bar`: the issue's accuracy goal."
     )
     return "\n\n".join([text, provenance, table(rows), *notes])

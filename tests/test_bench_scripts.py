@@ -170,7 +170,9 @@ def test_images_options_selection_and_store(monkeypatch, tmp_path):
     assert "Fashion-MNIST: skipped" in text and "2 fits, measured 2026-12-01 on test machine" in text
     lines = [line for line in text.splitlines() if line.startswith("| MNIST")]
     assert [line.split(" | ")[1] for line in lines] == ["lenet5 flipout", "mnist_dense reparam"]  # MODELS order
-    assert lines[0].endswith("| >= 0.975: NO |") and lines[1].endswith("| – |")
+    header = next(line for line in text.splitlines() if line.startswith("| data |")).split(" | ")
+    assert header[:7] == ["| data", "model", "train/test", "accuracy", "test LPD", "ECE", "bar"]  # COLUMNS' order
+    assert [line.split(" | ")[6] for line in lines] == [">= 0.975: NO", "–"]
 
 
 def test_split_store_keeps_the_latest_record_and_names_bad_lines(tmp_path):
