@@ -86,6 +86,32 @@ def conv_hierarchical() -> BNN:
     return get("conv_hierarchical")
 
 
+def lenet5() -> BNN:
+    """The Bayesian LeNet-5 of TensorFlow Probability's example, for 1 x 28 x 28 images: conv 5x5 (6, relu, same) ->
+    max pool 2 -> conv 5x5 (16, relu, same) -> max pool 2 -> conv 5x5 (120, relu, same) -> dense 84 (relu) ->
+    dense 10, Normal(0, 1) priors, categorical (545,546 parameters); its ``[fit]`` table: minibatch ADVI with
+    the Flipout estimator (``estimator="flipout"``), 6000 steps of 128."""
+    return get("lenet5")
+
+
+def mnist_dense() -> BNN:
+    """Wiecki's dense MNIST BNN: 784 inputs (or 1 x 28 x 28 images) -> 800 tanh -> 800 tanh -> 10, Normal(0, 0.1)
+    priors, categorical (1,276,810 parameters); minibatch ADVI on batches of 500."""
+    return get("mnist_dense")
+
+
+def mnist_dense_hierarchical() -> BNN:
+    """:func:`mnist_dense` with a learned weight sd per layer (``layer_sigma ~ HalfNormal(1)``, non-centred)."""
+    return get("mnist_dense_hierarchical")
+
+
+def mnist_conv() -> BNN:
+    """Wiecki's convolutional MNIST BNN, for 1 x 28 x 28 images: conv 5x5 (32, tanh, no bias) -> max pool 2 ->
+    conv 5x5 (32, tanh, no bias) -> max pool 2 -> dense 256 (tanh) -> dense 10, Normal(0, 0.1) priors,
+    categorical (160,298 parameters)."""
+    return get("mnist_conv")
+
+
 def vae_digits() -> VAE:
     """A VAE for 8x8 digits in [0, 1]: encoder 128 relu units, a 16-d latent, decoder 128 relu units, Bernoulli
     pixels, a point decoder; 5000 steps of 128 (its ``[fit]`` table). ``dataclasses.replace(spec, latent=2,

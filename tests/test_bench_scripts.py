@@ -130,6 +130,51 @@ def test_images_skip_and_helpers(monkeypatch, tmp_path):
     assert bench_images.peak_rss_mib() > 10
 
 
+def _image_record(model: str, variant: str, accuracy: float, data: str = "MNIST sample") -> dict:
+    return {"set": data, "method": f"{model} {variant}", "split": 0,
+            "options": bench_images.fit_options(model, variant, quick=False)[1], "train/test": "4000/1000",
+            "accuracy": accuracy, "test LPD": -0.1, "ECE": 0.01, "layer sds": "–", "date": "2026-12-01",
+            "machine": "test machine", "versions": "pbnn test"}
+
+
+def test_images_options_selection_and_store(monkeypatch, tmp_path):
+    method, options = bench_images.fit_options("lenet5", "flipout", quick=False)
+    assert method == "advi"
+    assert options == {**bench_images.pbnn.zoo.lenet5().fit_options("advi"), "estimator": "flipout"}
+    _, quick = bench_images.fit_options("mnist_dense", "local", quick=True)
+    assert (quick["steps"], quick["batch_size"], quick["estimator"]) == (30, 100, "local")
+    assert bench_images.fit_options("conv", "map", quick=False) == (
+        "map", {"steps": 3000, "batch_size": 128, "learning_rate": 0.01})
+    record = _image_record("lenet5", "flipout", 0.98)
+    assert bench_images.current(record, quick=False) and not bench_images.current(record, quick=True)
+    assert not bench_images.current({**record, "options": {**options, "steps": 1}}, quick=False)
+    assert not bench_images.current({**record, "method": "lenet5 local"}, quick=False)
+    monkeypatch.setenv("PBNN_IMAGES_MODELS", "lenet5,nope")
+    with pytest.raises(ValueError, match="^PBNN_IMAGES_MODELS: unknown nope; expected some of conv, lenet5, "):
+        bench_images.run()
+    fake = bench_images.gaussian_noise_images(50, (1, 28, 28))
+    assert fake.shape == (50, 1, 28, 28) and fake.min() < 0 < fake.max()
+    bench_images.reset_peak_rss()
+    assert bench_images.peak_rss_mib() > 10
+
+    # a run of one data set reports the store's rows of the other: fits add up across runs
+    store = tmp_path / "rows.jsonl"
+    monkeypatch.setenv("PBNN_IMAGES_STORE", str(store))
+    monkeypatch.setenv("PBNN_IMAGES_MODELS", "lenet5")
+    monkeypatch.setenv("PBNN_IMAGES_DATA", "fashion")
+    monkeypatch.setenv("PBNN_FASHION_MNIST_ROOT", str(tmp_path / "nowhere"))
+    for r in (_image_record("mnist_dense", "reparam", 0.9), _image_record("lenet5", "flipout", 0.97),
+              {**_image_record("lenet5", "flipout", 0.5), "options": {"steps": 1}}):  # stale: other options
+        SplitStore(store).add(r)
+    text = bench_images.run()
+    assert "Fashion-MNIST: skipped" in text and "2 fits, measured 2026-12-01 on test machine" in text
+    lines = [line for line in text.splitlines() if line.startswith("| MNIST")]
+    assert [line.split(" | ")[1] for line in lines] == ["lenet5 flipout", "mnist_dense reparam"]  # MODELS order
+    header = next(line for line in text.splitlines() if line.startswith("| data |")).split(" | ")
+    assert header[:7] == ["| data", "model", "train/test", "accuracy", "test LPD", "ECE", "bar"]  # COLUMNS' order
+    assert [line.split(" | ")[6] for line in lines] == [">= 0.975: NO", "–"]
+
+
 def test_split_store_keeps_the_latest_record_and_names_bad_lines(tmp_path):
     store = SplitStore(tmp_path / "splits.jsonl")
     assert store.records() == []

@@ -103,3 +103,12 @@ def test_every_activation_compiles(activation):
     spec = pbnn.BNN([L.Dense(2, activation=activation), L.Dense(1)])
     model = spec.build(X, Y)
     assert np.isfinite(model.compile_logp(mode=FAST)(model.initial_point()))
+
+
+def test_the_model_reads_the_callers_inputs_without_a_copy():
+    X = np.random.default_rng(0).uniform(size=(6, 1, 4, 4))
+    model = pbnn.BNN([L.Dense(3)], likelihood="categorical").build(X, np.arange(6) % 3)
+    assert model["X"].get_value(borrow=True) is X
+    ints = np.arange(12).reshape(6, 2)  # not float64: pm.Data's own float copy
+    model = pbnn.zoo.two_layer_tanh().build(ints, np.arange(6) % 2)
+    assert model["X"].get_value(borrow=True).dtype == np.float64

@@ -9,6 +9,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
+import pbnn
 from pbnn.inference.jax_advi import ADVIResult, fit_advi
 
 # --------------------------------------------------------------------------
@@ -259,3 +260,17 @@ def test_fullrank_stays_bounded_in_hundreds_of_dimensions():
     assert np.all(np.isfinite(res.elbo))
     assert res.std.max() < 1.0  # the prior sd: the data only shrink it
     assert np.mean(res.elbo[-300:]) > np.mean(res.elbo[200:500])
+
+
+def test_draws_in_chunks_equal_the_draws_at_once(monkeypatch):
+    from pbnn.inference import jax_advi
+
+    ds = pbnn.datasets.moons(n_samples=100)
+    model = pbnn.zoo.two_layer_tanh().build(ds.X_train, ds.y_train)
+    res = jax_advi.fit_advi(model, steps=200, data_names=("X", "target"), seed=0)
+    flat = res.sample_unconstrained(37, seed=3)
+    monkeypatch.setattr(jax_advi, "DRAW_CHUNK_ELEMENTS", 5 * flat.shape[1])  # 5 draws a chunk, the last of 2
+    values, log_q = res.sample_with_log_q(37, seed=3)
+    expected = res.constrain(flat)
+    assert set(values) == set(expected) and all(np.array_equal(values[k], expected[k]) for k in expected)
+    np.testing.assert_array_equal(log_q, res.log_density(flat))

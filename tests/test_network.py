@@ -17,6 +17,8 @@ FAST = "FAST_COMPILE"
 
 
 def _input_shape(name: str) -> tuple[int, ...]:
+    if name in ("lenet5", "mnist_conv"):  # 5x5 convolutions and two poolings need 28x28
+        return (1, 28, 28)
     return (1, 6, 6) if name.startswith("conv") else (3,)
 
 

@@ -164,12 +164,14 @@ def _run_jax(model, *, fullrank, seed, sample_seed, progressbar, steps, batch_si
 def _draws(model, result, draws, sample_seed, fault=None, message="") -> EngineResult:
     from pbnn.inference import draws_to_posterior
 
-    flat = result.sample_unconstrained(draws, seed=sample_seed)
-    posterior = draws_to_posterior(model, {k: v[None] for k, v in result.constrain(flat).items()})
+    values, log_q_values = result.sample_with_log_q(draws, seed=sample_seed)
+    posterior = draws_to_posterior(model, {k: v[None] for k, v in values.items()})
     # log q of each draw on the unconstrained space: the VI check's importance ratios (pbnn.elpd.vi_khat)
-    log_q = xr.Dataset({"log_q": (("chain", "draw"), result.log_density(flat)[None])},
+    log_q = xr.Dataset({"log_q": (("chain", "draw"), log_q_values[None])},
                        coords={"chain": [0], "draw": np.arange(draws)})
     stats = xr.merge([_elbo_stats(np.asarray(result.elbo, dtype=np.float64)), log_q])
+    # the cost of a step: the loop's seconds (compilation apart) over its steps, as flow_vi records it
+    stats.attrs.update(pbnn_compile_seconds=float(result.compile_seconds), pbnn_run_seconds=float(result.run_seconds))
     return EngineResult(posterior, stats, fault, message)
 
 
