@@ -39,11 +39,11 @@ def test_output_shapes(layer, input_shape, expected):
 
 def test_parameter_counts_of_the_zoo_conv_model():
     spec = pbnn.zoo.conv()
-    assert spec.output_shapes((1, 8, 8)) == [(16, 8, 8), (16, 4, 4), (16, 4, 4), (16, 2, 2), (10,)]
-    # 16 * 1 * 3 * 3 + 16, 16 * 16 * 3 * 3 + 16, 64 * 10 + 10
-    inputs = [(1, 8, 8), (16, 8, 8), (16, 4, 4), (16, 4, 4), (16, 2, 2)]
-    assert [layer.n_params(s) for layer, s in zip(spec.layers, inputs)] == [160, 0, 2320, 0, 650]
-    assert spec.n_params((1, 28, 28)) == 160 + 2320 + 16 * 7 * 7 * 10 + 10
+    assert spec.output_shapes((1, 8, 8)) == [(16, 8, 8), (16, 4, 4), (32, 4, 4), (32, 2, 2), (10,)]
+    # 16 * 1 * 3 * 3 + 16, 32 * 16 * 3 * 3 + 32, 128 * 10 + 10
+    inputs = [(1, 8, 8), (16, 8, 8), (16, 4, 4), (32, 4, 4), (32, 2, 2)]
+    assert [layer.n_params(s) for layer, s in zip(spec.layers, inputs)] == [160, 0, 4640, 0, 1290]
+    assert spec.n_params((1, 28, 28)) == 160 + 4640 + 32 * 7 * 7 * 10 + 10
 
 
 # -- errors that name the layer and the field -----------------------------------------------
@@ -155,7 +155,7 @@ def test_conv_model_dims_and_coords(digits):
     assert dims["p"] == ("obs", "class")
     sizes = {k: len(v) for k, v in model.coords.items()}
     assert sizes == {"obs": 50, "channel": 1, "height": 8, "width": 8, "channel_1": 16, "kernel_h_1": 3, "kernel_w_1": 3,
-                     "channel_3": 16, "kernel_h_3": 3, "kernel_w_3": 3, "flat_4": 64, "output": 10, "class": 10}
+                     "channel_3": 32, "kernel_h_3": 3, "kernel_w_3": 3, "flat_4": 128, "output": 10, "class": 10}
     assert [rv.name for rv in model.free_RVs] == ["w_1", "b_1", "w_3", "b_3", "w_5", "b_5"]
     assert sum(model.initial_point()[name].size for name in ("w_1", "b_1", "w_3", "b_3", "w_5", "b_5")) == pbnn.zoo.conv().n_params((1, 8, 8))
 
@@ -209,7 +209,7 @@ def test_initial_weights_are_scaled_to_the_fan_in(digits):
     point = model.initial_point(random_seed=0)
     assert FAN_IN_INIT == 2.0
     np.testing.assert_allclose(point["w_3"].std(), np.sqrt(2 / 144), rtol=0.1)
-    np.testing.assert_allclose(point["w_5"].std(), np.sqrt(2 / 64), rtol=0.15)
+    np.testing.assert_allclose(point["w_5"].std(), np.sqrt(2 / 128), rtol=0.15)
     assert 0.6 < point["b_3"].std() < 1.4  # biases keep their prior draw
     assert not np.allclose(model.initial_point(random_seed=1)["w_3"], point["w_3"])  # seeded, not fixed
 

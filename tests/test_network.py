@@ -63,9 +63,9 @@ def test_parameter_metadata_of_the_conv_model():
     params = {p.name: p for p in parameters(pbnn.zoo.conv(), (1, 8, 8))}
     assert params["w_1"].dims == ("channel_1", "channel", "kernel_h_1", "kernel_w_1")
     assert params["w_1"].shape == (16, 1, 3, 3) and params["w_1"].fan_in == 9
-    assert params["w_3"].shape == (16, 16, 3, 3) and params["w_3"].fan_in == 144
-    assert params["w_5"].dims == ("flat_4", "output") and params["w_5"].shape == (64, 10)
-    assert params["b_5"].kind == "bias" and params["b_5"].fan_in == 64 and params["b_5"].layer_index == 5
+    assert params["w_3"].shape == (32, 16, 3, 3) and params["w_3"].fan_in == 144
+    assert params["w_5"].dims == ("flat_4", "output") and params["w_5"].shape == (128, 10)
+    assert params["b_5"].kind == "bias" and params["b_5"].fan_in == 128 and params["b_5"].layer_index == 5
 
 
 def test_a_layer_prior_overrides_the_spec_prior():
