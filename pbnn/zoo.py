@@ -76,7 +76,7 @@ def regression() -> BNN:
 
 def conv() -> BNN:
     """A small Bayesian LeNet for 8x8 digits (1 x 8 x 8 images; 28x28 also fit): conv 3x3 (16, relu) ->
-    max pool 2 -> conv 3x3 (16, relu) -> max pool 2 -> dense 10, Normal(0, 1) priors, categorical; fitted by
+    max pool 2 -> conv 3x3 (32, relu) -> max pool 2 -> dense 10, Normal(0, 1) priors, categorical; fitted by
     minibatch ADVI with the settings of its ``[fit]`` table (``spec.fit_options("advi")``)."""
     return get("conv")
 
