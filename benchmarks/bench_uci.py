@@ -125,6 +125,21 @@ CAUSES = {
     ("wine", "nuts", "ll"): (
         "wine's targets are integer scores (3-8, mostly 5 and 6): a continuous Gaussian density pays for the mass "
         "it puts between the integers whatever the posterior; the gap is within one standard error"),
+    ("boston", "ensemble", "ll"): (
+        "one split decides the mean: split 7 scores -5.58 (RMSE 4.01) and split 16 -3.44, while the median split "
+        "scores -2.34, above the published -2.41"),
+    ("yacht", "ensemble", "ll"): (
+        "the members are under-trained on yacht at the step count chosen for boston (the median split scores -1.32, "
+        "no outlier split): on split 0, 2000 full-batch steps give -0.87 and 4000 give -0.26, while boston's split "
+        "0 falls from -2.00 to -2.25; a per-set step count (or early stopping on held-out data) is not tried yet"),
+    ("kin8nm", "ensemble", "ll"): (
+        "the members under-fit: RMSE 0.096 over 4 splits against map's 0.079 with the same 2000 full-batch steps "
+        "(not examined further)"),
+}
+#: Why pbnn's best method on a set is behind the best published LL, where that method has no entry in CAUSES.
+BEST_CAUSES = {
+    "kin8nm": "pbnn's best is the homoscedastic map; the ensemble (4 splits) scores 1.08 ± 0.04, RMSE 0.096 against "
+              "map's 0.079 with the same 2000 full-batch steps: its heteroscedastic members under-fit",
 }
 
 MeanSe = tuple[float, float]
@@ -251,7 +266,8 @@ def with_deep_ensembles(published: dict) -> dict:
 
 def best_vs_published(results: dict[str, dict[str, dict]], published: dict) -> list[str]:
     """Per set: pbnn's best test LL (over its methods) against the best published LL (over every column), and
-    whether it reaches it: ``"yacht: pbnn ensemble -1.10 vs Deep ensembles -1.18: reached"``."""
+    whether it reaches it: ``"yacht: pbnn ensemble -1.10 vs Deep ensembles -1.18: reached"``; a gap names its
+    cause (:data:`CAUSES` of that method, :data:`BEST_CAUSES`, or that it is not known)."""
     lines = []
     for name, by_method in results.items():
         theirs = published.get(name, {}).get("ll", {})
@@ -260,8 +276,12 @@ def best_vs_published(results: dict[str, dict[str, dict]], published: dict) -> l
         method = max(by_method, key=lambda m: by_method[m]["ll"][0])
         rival = max(theirs, key=lambda m: theirs[m][0])
         ours, best = by_method[method]["ll"][0], theirs[rival][0]
-        lines.append(f"{name}: pbnn {method} {ours:.2f} vs {rival} {best:.2f}: "
-                     + ("reached" if ours >= best else f"behind by {best - ours:.2f}"))
+        if ours >= best:
+            lines.append(f"{name}: pbnn {method} {ours:.2f} vs {rival} {best:.2f}: reached")
+            continue
+        cause = CAUSES.get((name, method, "ll")) or BEST_CAUSES.get(name) or (
+            "cause not examined yet" if "ensemble" in by_method else "the ensemble is not in the store for this set yet")
+        lines.append(f"{name}: pbnn {method} {ours:.2f} vs {rival} {best:.2f}: behind by {best - ours:.2f} ({cause})")
     return lines
 
 
