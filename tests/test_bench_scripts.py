@@ -72,6 +72,21 @@ def test_gaps_name_where_pbnn_is_behind():
         f"wine: nuts LL -0.95 vs MC dropout -0.93 ({bench_uci.CAUSES['wine', 'nuts', 'll']})"]
 
 
+def test_deep_ensembles_column_and_best_published_ll():
+    published = bench_uci.with_deep_ensembles(bench_uci.parse_published(README))
+    assert published["boston"]["ll"]["Deep ensembles"] == (-2.41, 0.25)
+    assert published["boston"]["ll"]["MC dropout"] == (-2.46, 0.06)  # the README's columns kept
+    assert published["yacht"]["rmse"] == {"Deep ensembles": (1.58, 0.48)}  # a set the README lacks
+    results = {"boston": {"map": {"ll": (-3.0, 0.1)}, "ensemble": {"ll": (-2.30, 0.05)}},
+               "wine": {"advi": {"ll": (-0.97, 0.01)}}}
+    assert bench_uci.best_vs_published(results, published) == [
+        "boston: pbnn ensemble -2.30 vs Deep ensembles -2.41: reached",
+        "wine: pbnn advi -0.97 vs MC dropout -0.93: behind by 0.04 (the ensemble is not in the store for this set yet)",
+    ]
+    results["wine"]["ensemble"] = {"ll": (-0.99, 0.02)}
+    assert bench_uci.best_vs_published(results, published)[1].endswith("behind by 0.04 (cause not examined yet)")
+
+
 def test_split_caps_and_env_lists(monkeypatch):
     monkeypatch.delenv("PBNN_UCI_SPLITS", raising=False)
     assert bench_uci.n_splits_for(20, quick=False) == 20
@@ -93,6 +108,8 @@ def test_uci_spec_and_options_follow_the_protocol():
     assert [layer.units for layer in bench_uci.spec_for("protein").layers] == [100, 1]
     spec = bench_uci.spec_for("boston")
     assert spec.likelihood == "normal" and spec.n_params((13,)) == 13 * 50 + 50 + 50 + 1
+    hetero = bench_uci.spec_for("yacht", "ensemble")
+    assert ([layer.units for layer in hetero.layers], hetero.likelihood) == ([50, 2], "heteroscedastic_normal")
     assert "batch_size" not in bench_uci.options_for("advi", 455, quick=False)
     assert bench_uci.options_for("advi", 8000, quick=True)["batch_size"] == bench_uci.BATCH_SIZE
     assert bench_uci.options_for("map", 8000, quick=False) == bench_uci.METHODS["map"]
@@ -237,7 +254,7 @@ def test_uci_run_fits_only_what_the_store_lacks_and_reports_the_whole_store(monk
     monkeypatch.setenv("PBNN_UCI_SETS", "kin8nm")
     monkeypatch.delenv("PBNN_UCI_METHODS")
     bench_uci.run()
-    assert [m for _, m, _ in calls] == ["advi", "fullrank_advi", "map", "mc_dropout"]  # a default run: no NUTS
+    assert [m for _, m, _ in calls] == ["advi", "fullrank_advi", "map", "mc_dropout", "ensemble", "sghmc"]  # no NUTS
     monkeypatch.setenv("PBNN_UCI_METHODS", "nuts")
     bench_uci.run()
     assert calls[-1] == ("kin8nm", "nuts", 0)  # named, it runs
