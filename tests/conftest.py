@@ -97,6 +97,33 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def sigint_child(tmp_path):
+    """``sigint_child(script, ready) -> (returncode, out, err, waited)``: runs ``script`` in a child interpreter,
+    sends it SIGINT (as Ctrl-C does) at the first line of its stdout for which ``ready(line)`` is true, and
+    returns its exit status, the rest of its stdout, its stderr and the seconds from the signal to its exit."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def run(script: str, ready) -> tuple[int, str, str, float]:
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        try:
+            for line in child.stdout:
+                if ready(line):
+                    break
+            sent = time.perf_counter()
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=120)
+        finally:
+            child.kill()
+        return child.returncode, out, err, time.perf_counter() - sent
+
+    return run
+
+
+@pytest.fixture
 def interrupt_at(monkeypatch):
     """``interrupt_at(done, label=None, value_name=None)``: every engine's progress bar
     (:func:`pbnn.inference.progress.progress_bar`) replaced by one that presses Ctrl-C (raises KeyboardInterrupt)

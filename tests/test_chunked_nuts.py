@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -77,22 +72,12 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_a_real_sigint_stops_a_million_draw_run_within_seconds(tmp_path):
+def test_a_real_sigint_stops_a_million_draw_run_within_seconds(sigint_child):
     """SIGINT, as Ctrl-C sends it, to a process sampling 10**6 draws: it returns the draws so far at once
     (pm.sample's numpyro path, one XLA call for the whole chain, was still running 120 s later)."""
-    child = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    try:
-        for line in child.stdout:  # wait for a kept chunk: tuning (25 iterations) is done
-            if line.startswith("iterations") and int(line.split()[1]) >= 50:
-                break
-        sent = time.perf_counter()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        child.kill()
-    waited = time.perf_counter() - sent
-    assert child.returncode == 0, err[-2000:]
+    returncode, out, err, waited = sigint_child(  # once a chunk is kept: tuning (25 iterations) is done
+        SCRIPT, lambda line: line.startswith("iterations") and int(line.split()[1]) >= 50)
+    assert returncode == 0, err[-2000:]
     kept = int(re.search(r"draws kept (\d+)", out).group(1))
     assert 25 <= kept < 1_000_000
     assert f"NUTS interrupted after {kept} of 1000000 draws per chain" in out

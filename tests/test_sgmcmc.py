@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pymc as pm
@@ -196,21 +191,11 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_a_real_sigint_stops_a_long_run_with_the_draws_so_far(tmp_path):
+def test_a_real_sigint_stops_a_long_run_with_the_draws_so_far(sigint_child):
     """SIGINT, as Ctrl-C sends it, to a process asked for 10**8 steps per chain: the draws so far come back."""
-    child = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    try:
-        for line in child.stdout:  # wait for two calls of kept draws
-            if line.startswith("steps") and int(line.split()[1]) >= 2 * sgmcmc.CHUNK * 100:
-                break
-        sent = time.perf_counter()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        child.kill()
-    waited = time.perf_counter() - sent
-    assert child.returncode == 0, err[-2000:]
+    returncode, out, err, waited = sigint_child(  # once two calls of kept draws are done
+        SCRIPT, lambda line: line.startswith("steps") and int(line.split()[1]) >= 2 * sgmcmc.CHUNK * 100)
+    assert returncode == 0, err[-2000:]
     kept = int(re.search(r"draws kept (\d+)", out).group(1))
     assert 2 * sgmcmc.CHUNK <= kept < 1_000_000
     assert f"SGLD interrupted after {kept} of 1000000 draws per chain" in out
