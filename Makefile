@@ -22,7 +22,7 @@ demo: install
 		--set nuts.sampler=numpyro --set nuts.chains=2 --out runs/demo
 
 test: install
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run $(BENCH)

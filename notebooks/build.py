@@ -488,7 +488,7 @@ NOTEBOOKS["05_regression"] = [
     true_sd = lambda x: 0.2 + 2.8 * (x + 0.5)
     y_tr = 10 * np.sin(2 * np.pi * x_tr) + true_sd(x_tr) * rng.standard_normal(512)
     loc, scale = x_tr.mean(), x_tr.std()
-    het = pbnn.fit(pbnn.zoo.regression(), ((x_tr - loc) / scale)[:, None], y_tr, steps=10_000 if QUICK else 30_000,
+    het = pbnn.fit(pbnn.zoo.regression(), ((x_tr - loc) / scale)[:, None], y_tr, steps=5_000 if QUICK else 30_000,
                    draws=200 if QUICK else 1000, seed=0, progressbar=False)
     grid = np.linspace(-0.5, 0.5, 101)
     u = pbnn.uncertainty(het.predict(((grid - loc) / scale)[:, None]))

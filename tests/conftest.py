@@ -76,15 +76,17 @@ def write_uci():
     return _write_uci
 
 
-#: The modules with the longest tests (README 100 s, the conv zoo model's default fit 57 s, notebooks 23-49 s
-#: each, NUTS acceptance fits 30-40 s each on the quiet 2-core machine), run first in this order.
-LONGEST_FIRST = ("test_readme.py", "test_zoo.py", "test_notebooks.py", "test_fit.py")
+#: The modules that take longest (seconds of one worker on the quiet 2-core machine, 2026-12-02: notebooks 257,
+#: NUTS and ADVI acceptance 225, scikit-learn's conformance suite 184, README 173, zoo defaults 146), run first.
+LONGEST_FIRST = ("test_notebooks.py", "test_fit.py", "test_sklearn.py", "test_readme.py", "test_zoo.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """The modules of :data:`LONGEST_FIRST`, then the other modules with slow tests, each module kept whole (its
-    fixtures are built once): xdist then hands out the long fits early, and the run does not end with one worker
-    on a long fit while the other idles."""
+    """The modules of :data:`LONGEST_FIRST`, then the other modules with slow tests, then the rest. ``make test``
+    runs xdist with ``--dist loadfile --no-loadscope-reorder``: each module goes whole to one worker (its
+    module-scoped fits are built once), in this order, so the long ones start early and the run does not end with
+    one worker on a long module while the other idles. (``--dist loadgroup`` would not keep a module together:
+    pytest-xdist 3.8 marks a group by rewriting ``item._nodeid``, which pytest 9 no longer reads.)"""
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
 
     def rank(item) -> tuple[int, bool]:

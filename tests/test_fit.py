@@ -12,11 +12,10 @@ import pytest
 import pbnn
 
 ADVI = {"steps": 20_000, "draws": 500, "progressbar": False}
-NUTS = {"draws": 200, "tune": 200, "chains": 2, "progressbar": False}
+NUTS = {"draws": 100, "tune": 100, "chains": 2, "progressbar": False}
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("moons-advi")
 @pytest.mark.parametrize("model", ["two_layer_tanh", "hierarchical"])
 @pytest.mark.parametrize("batch_size", [None, 50])
 def test_advi_accuracy_on_moons(moons, model, batch_size):
@@ -29,17 +28,15 @@ def test_advi_accuracy_on_moons(moons, model, batch_size):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("moons-nuts")
 @pytest.mark.parametrize(("model", "sampler"), [("two_layer_tanh", "numpyro"), ("two_layer_tanh", "pymc"), ("hierarchical", "numpyro")])
 def test_nuts_accuracy_on_moons(moons, model, sampler):
     X_tr, X_te, y_tr, y_te = moons
-    # 2 x (100 + 100) for PyMC's own sampler (it steps in Python) and for the hierarchical model (tree depth 9-10:
-    # each draw costs about twice the fixed prior's): each about as long as 2 x (200 + 200) of the other fit
-    sizes = NUTS | ({"draws": 100, "tune": 100} if sampler == "pymc" or model == "hierarchical" else {})
-    fit = pbnn.fit(pbnn.zoo.get(model), X_tr, y_tr, method="nuts", sampler=sampler, seed=1, **sizes)
+    # 2 x (100 + 100): the predictive mean is as accurate as after longer runs (two_layer_tanh, numpyro: 0.96, 21 s);
+    # the hierarchical model's tree depth is 9-10, each of its draws costs about twice the fixed prior's
+    fit = pbnn.fit(pbnn.zoo.get(model), X_tr, y_tr, method="nuts", sampler=sampler, seed=1, **NUTS)
     assert fit.predict(X_te).accuracy(y_te) >= 0.95
     post = fit.idata["posterior"]
-    assert (post.sizes["chain"], post.sizes["draw"]) == (sizes["chains"], sizes["draws"])
+    assert (post.sizes["chain"], post.sizes["draw"]) == (NUTS["chains"], NUTS["draws"])
     assert "diverging" in fit.idata["sample_stats"]
     if model == "hierarchical":
         assert post["layer_sigma"].dims == ("chain", "draw", "layer")
@@ -129,7 +126,6 @@ def test_same_seed_same_numbers_nuts(small_moons):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("moons-advi")
 def test_pymc_and_jax_engines_optimize_the_same_elbo(moons):
     X_tr, X_te, y_tr, y_te = moons
     fits = {e: pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, engine=e, seed=0, **ADVI) for e in ("pymc", "jax")}
