@@ -45,8 +45,20 @@ def _lpd(pred) -> float:
     return float(np.mean(logsumexp(ll, axis=0) - np.log(len(ll))))
 
 
+def epistemic_ratio(std: np.ndarray, x: np.ndarray, x_train: np.ndarray) -> float:
+    """Mean epistemic std ``std`` (of the network's mean over draws) at the test inputs ``x`` outside the training
+    interval over its mean inside it: how much more the posterior doubts the function away from the data.
+
+    >>> epistemic_ratio(np.array([1.0, 1.0, 3.0]), np.array([0.0, 0.5, 2.0]), np.array([-0.5, 0.5]))
+    3.0
+    """
+    x, x_train = np.ravel(x), np.ravel(x_train)
+    inside = (x >= x_train.min()) & (x <= x_train.max())
+    return float(np.mean(std[~inside]) / np.mean(std[inside]))
+
+
 def _row(data: str, label: str, spec: pbnn.BNN, ds, opts: dict) -> dict:
-    method = label.split()[0]
+    method, extra = label.split()[0], {}
     t0 = time.perf_counter()
     fit = pbnn.fit(spec, ds.X_train, ds.y_train, method=method, seed=SEED, progressbar=False, **opts)
     seconds = time.perf_counter() - t0
@@ -56,11 +68,13 @@ def _row(data: str, label: str, spec: pbnn.BNN, ds, opts: dict) -> dict:
     else:
         mean = pred.mean().values.ravel()
         metric = ("test RMSE", float(np.sqrt(np.mean((mean - np.ravel(ds.y_test)) ** 2))))
+        std = pbnn.uncertainty(pred)["epistemic_std"].values
+        extra = {"epistemic out / in": epistemic_ratio(std, ds.X_test, ds.X_train)}
     stats = fit.idata["optimizer_stats"]
     loop_seconds = stats.attrs.get("pbnn_run_seconds", float("nan"))  # flow_vi's: ADVI's engine does not record it
     return {"data": data, "method": label, metric[0]: metric[1], "test LPD": _lpd(pred),
             "k-hat": pbnn.elpd.vi_khat(fit), "fit s": seconds,
-            "loop ms / step": 1e3 * loop_seconds / stats.sizes["step"]}
+            "loop ms / step": 1e3 * loop_seconds / stats.sizes["step"], **extra}
 
 
 def run(quick: bool = False) -> str:

@@ -321,3 +321,12 @@ def test_benchmarks_run_takes_ray_for_the_benchmarks_that_fit_on_ray(capsys):
         with pytest.raises(SystemExit):
             run.main(argv)
         assert capsys.readouterr().err.rstrip().endswith(f"error: {message}")
+
+
+def test_flows_epistemic_ratio_is_outside_over_inside_the_training_interval():
+    from benchmarks.bench_flows import epistemic_ratio
+
+    x = np.linspace(-1.5, 1.5, 7)  # -1.5 -1 -0.5 0 0.5 1 1.5; training interval [-0.5, 0.5]
+    std = np.where(np.abs(x) <= 0.5, 2.0, 5.0)
+    assert epistemic_ratio(std, x[:, None], np.array([[-0.5], [0.2], [0.5]])) == 2.5
+    assert epistemic_ratio(np.ones(7), x, np.array([-0.5, 0.5])) == 1.0
