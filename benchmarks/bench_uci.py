@@ -104,8 +104,7 @@ SKIP = {"protein": ("nuts", "fullrank_advi"), "naval": ("nuts",), "power": ("nut
 PUBLISHED_METHODS = ("VI", "PBP", "MC dropout", "Deep ensembles")
 #: Lakshminarayanan et al. (2017), Table 1 (5 members, heteroscedastic networks, proper scoring rule and adversarial
 #: training; 20 splits, protein 5): test RMSE and LL (the paper's NLL negated), mean +- se. The data README lacks them;
-#: transcribed from the issue (pbnn issue 20) and not checked against the paper here (the search found no copy of
-#: its table).
+#: transcribed by hand and not yet checked against the paper (no copy of its table was found to check them with).
 DEEP_ENSEMBLES: dict[str, dict[str, MeanSe]] = {
     "boston": {"rmse": (3.28, 1.00), "ll": (-2.41, 0.25)}, "concrete": {"rmse": (6.03, 0.58), "ll": (-3.06, 0.18)},
     "energy": {"rmse": (2.09, 0.29), "ll": (-1.38, 0.22)}, "kin8nm": {"rmse": (0.09, 0.00), "ll": (1.20, 0.02)},
@@ -332,8 +331,10 @@ def current(record: dict, quick: bool) -> bool:
 
 def ensure(store: SplitStore, name: str, split: int, method: str, quick: bool, root: Path | None) -> dict:
     """The store's record of (name, method, split) with the present options; fitted and stored when missing."""
-    found = stored(store, name, split, method, quick, root)
-    return found if found is not None else keep(store, fit_record(name, split, method, quick, root))
+    ds = pbnn.datasets.uci(name, split=split, root=root)  # read once: for the options and for the fit
+    options = options_for(method, len(ds.y_train), quick)
+    found = store.find(name, method, split, options)
+    return found if found is not None else keep(store, fit_split(ds, name, split, method, options))
 
 
 def ensure_on_ray(store: SplitStore, jobs: Sequence[tuple[str, int, str]], quick: bool, root: Path | None,

@@ -97,7 +97,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)
 
 
-
 @pytest.fixture
 def sigint_child(tmp_path):
     """``sigint_child(script, ready) -> (returncode, out, err, waited)``: runs ``script`` in a child interpreter,

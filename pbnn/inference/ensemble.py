@@ -130,13 +130,11 @@ def _on_ray(spec, X, y, member: str, options: dict, seeds: list[int], progressba
 def fit_member(spec, X, y, member: str, options: dict, seed: int) -> EngineResult:
     """One member (a Ray task): the ``member`` engine from ``seed`` on the model of ``spec`` and the (standardized)
     data ``X``, ``y``, taken from and given back to :func:`pbnn.fit`'s models of recent fits."""
-    from pbnn.inference.fitting import _checkout_model, _return_model
+    from pbnn.inference.fitting import on_kept_model
 
-    key, model = _checkout_model(spec, X, y)
-    result = get_method(member).load()(spec, model, X, y, seed=seed, progressbar=False, **options)
-    if result.fault is None:  # as pbnn.fit: a faulty run may leave the model's data or caches half-set
-        _return_model(key, model)
-    return result
+    engine = get_method(member).load()
+    return on_kept_model(spec, X, y, lambda model: engine(spec, model, X, y, seed=seed, progressbar=False, **options),
+                         faulty=lambda result: result.fault is not None)
 
 
 def _last(stats: xr.Dataset, name: str) -> np.ndarray:

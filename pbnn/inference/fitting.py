@@ -7,8 +7,8 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pymc as pm
@@ -26,6 +26,8 @@ from pbnn.validation import check_data, check_seed
 if TYPE_CHECKING:  # pragma: no cover
     from pbnn.vae.results import VAEFit
     from pbnn.vae.spec import VAE
+
+T = TypeVar("T")
 
 __all__ = ["draws_to_posterior", "fit"]
 
@@ -190,6 +192,18 @@ def _checkout_model(spec: BNN, X: np.ndarray, y: np.ndarray) -> tuple[tuple, pm.
         return key, build_model(spec, X, y, check_input=False)
     pm.set_data({"X": X, "target": y}, model=model)
     return key, model
+
+
+def on_kept_model(spec: BNN, X: np.ndarray, y: np.ndarray, run: Callable[[pm.Model], T],
+                  faulty: Callable[[T], bool]) -> T:
+    """``run(model)`` on a model of recent fits of ``spec`` holding ``X``, ``y`` (or a new one), as :func:`pbnn.fit`
+    runs its engine (Ray tasks: ensemble members, SG-MCMC chains); the model is kept for the next fit unless
+    ``faulty(result)``: a faulty run may leave the model's data or caches half-set."""
+    key, model = _checkout_model(spec, X, y)
+    result = run(model)
+    if not faulty(result):
+        _return_model(key, model)
+    return result
 
 
 def _return_model(key: tuple, model: pm.Model) -> None:

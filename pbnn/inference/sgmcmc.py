@@ -245,13 +245,10 @@ def run_on_ray(kind: str, spec, model: pm.Model, X, y, *, seed: int, progressbar
 def chain_task(kind: str, spec, X, y, seeds: np.ndarray, options: dict) -> tuple[list, list[dict], str | None]:
     """:func:`_calls` of the chains of ``seeds`` (a Ray task) on the model of ``spec`` and the (standardized)
     ``X``, ``y``, taken from and given back to :func:`pbnn.fit`'s models of recent fits."""
-    from pbnn.inference.fitting import _checkout_model, _return_model
+    from pbnn.inference.fitting import on_kept_model
 
-    key, model = _checkout_model(spec, X, y)
-    out = _calls(kind, model, seeds, progressbar=False, history=True, **options)
-    if out[2] is None:
-        _return_model(key, model)
-    return out
+    return on_kept_model(spec, X, y, lambda model: _calls(kind, model, seeds, progressbar=False, history=True,
+                                                          **options), faulty=lambda out: out[2] is not None)
 
 
 def _result(model: pm.Model, kind: str, state: dict, kept: list, fault: str | None, *, total: int, draws: int,
