@@ -7,6 +7,7 @@ from contextlib import nullcontext
 import arviz_stats as azs
 import numpy as np
 import pymc as pm
+import pytensor
 import pytest
 import xarray as xr
 from scipy.special import logsumexp
@@ -28,7 +29,7 @@ def test_log_likelihood_group_is_pymcs_pointwise_log_likelihood(quick_fit):
     assert group.dims == ("chain", "draw", "obs")
     assert group.shape == (1, 200, quick_fit.idata["observed_data"].sizes["obs"])
     ll = pm.compute_log_likelihood(quick_fit.idata, model=quick_fit.model(), extend_inferencedata=False,
-                                   progressbar=False)
+                                   progressbar=False, compile_kwargs={"mode": "JAX"})
     np.testing.assert_allclose(ll["y"].values, group.values, rtol=0, atol=1e-10)
     result = loo(quick_fit, pointwise=True)
     assert np.isfinite(result.elpd) and result.elpd < 0 and result.pareto_k.shape == (group.sizes["obs"],)
@@ -39,7 +40,8 @@ def test_regression_log_likelihood_is_in_the_units_of_y(sine_fit):
     ds, fit = sine_fit
     scale = fit.idata.attrs["pbnn_y_scale"]
     assert scale != pytest.approx(1.0)
-    ll = pm.compute_log_likelihood(fit.idata, model=fit.model(), extend_inferencedata=False, progressbar=False)
+    ll = pm.compute_log_likelihood(fit.idata, model=fit.model(), extend_inferencedata=False, progressbar=False,
+                                   compile_kwargs={"mode": "JAX"})
     np.testing.assert_allclose(ll["y"].values - np.log(scale), fit.idata["log_likelihood"]["y"].values, atol=1e-10)
     # the held-out group on the training points is the training group
     pred = fit.predict(ds.X_train, ds.y_train)
@@ -137,7 +139,7 @@ def _pymc_probabilities(model, idata, X):
 def test_fit_from_pm_fit_predicts_as_pymc(small_moons):
     spec = pbnn.zoo.two_layer_tanh()
     model = spec.build(small_moons.X_train, small_moons.y_train)
-    with model:
+    with model, pytensor.config.change_flags(mode="FAST_COMPILE"):  # small graphs: quick to compile on a cold cache
         idata = pm.fit(300, progressbar=False, random_seed=0).sample(40, random_seed=1)
     fit = pbnn.Fit.from_pymc(spec, idata, small_moons.X_train, small_moons.y_train)
     assert fit.method == "advi" and fit.idata["log_likelihood"]["y"].shape == (1, 40, len(small_moons.y_train))

@@ -1,8 +1,13 @@
 """Tests for pbnn.ops.conv: im2col conv2d and pooling built from PyTensor primitives.
 
-Values are checked against independent numpy/scipy references under the default
-mode, NUMBA, JAX and FAST_COMPILE. Each mode compiles ONE function holding all
-forward outputs and gradients (cached per module) to keep the run time low.
+Values are checked against independent numpy/scipy references under JAX (pbnn's
+fitting backend) and FAST_COMPILE (PyTensor's Python implementations of the same
+graphs). Each mode compiles ONE function holding all forward outputs and gradients
+(cached per module) to keep the run time low. PyTensor's default backend, NUMBA
+(FAST_RUN is the same linker and rewrites), compiles every new op anew on a cold
+cache (as CI has: 1-7 s an op, 145 s for the full case matrix on the 2-core
+machine), so it gets one compact conv-pool chain at two input shapes
+(``test_default_backend_runs_a_conv_pool_chain``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pbnn.ops.conv import (
     pool2d_output_shape,
 )
 
-MODES = ["FAST_RUN", "NUMBA", "JAX", "FAST_COMPILE"]
+MODES = ["JAX", "FAST_COMPILE"]
 
 # input (N, C, H, W) and filters (F, C, kh, kw): odd sizes, several channels/filters
 X_SHAPE = (2, 3, 7, 5)
@@ -270,7 +275,7 @@ def test_conv2d_is_cross_correlation_not_convolution():
     np.testing.assert_array_equal(out, [[[[12.0, 23.0]]]])  # 1*10 + 2*1, 2*10 + 3*1
 
 
-@pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
+@pytest.mark.parametrize("mode", ["FAST_COMPILE"])
 def test_conv2d_dynamic_input_shape(mode):
     """x with no static shape at all, also batched over weight draws (not JAX:
     JAX needs static H and W)."""
@@ -296,7 +301,7 @@ def test_conv2d_dynamic_input_shape(mode):
         np.testing.assert_allclose(got_chain, np.stack(ref_chain), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
+@pytest.mark.parametrize("mode", ["FAST_COMPILE"])
 def test_max_pool_gradient_at_ties(mode):
     """On a flat input every window is a tie; each window must pass its gradient to
     exactly ONE element (a valid subgradient), so d/db sum(pool(x + b)) = #windows."""
@@ -308,6 +313,25 @@ def test_max_pool_gradient_at_ties(mode):
     assert gb == pytest.approx(n_windows)
     assert gx.sum() == pytest.approx(n_windows)
     assert set(np.unique(gx)) <= {0.0, 1.0, 2.0}
+
+
+def test_default_backend_runs_a_conv_pool_chain():
+    """PyTensor's default mode (NUMBA): a strided, padded conv -> relu -> overlapping max-pool -> conv -> avg-pool
+    chain on an input of no static shape, against the numpy references at two input sizes. (Its gradient graph
+    holds a new IncSubtensor per window slice: 58 s more of cold NUMBA compilation; the gradients are checked
+    under FAST_COMPILE and JAX.)"""
+    assert isinstance(pytensor.compile.mode.get_default_mode().linker, pytensor.link.numba.NumbaLinker)
+    x, w = pt.tensor4("x"), pt.tensor("w", shape=W_SHAPE)
+    w2 = pt.tensor("w2", shape=(2, W_SHAPE[0], 2, 2))
+    h = max_pool2d(pt.maximum(conv2d(x, w, stride=(2, 1), padding=(1, 0)), 0.0), (2, 2), stride=1)
+    f = pytensor.function([x, w, w2], avg_pool2d(conv2d(h, w2, padding="same"), (2, 1)))
+
+    d = data()
+    w2v = d["rng"].normal(size=(2, W_SHAPE[0], 2, 2))
+    for xv in (d["x"], d["x"][:1, :, :6, :4]):
+        hv = pool_ref(np.maximum(conv_ref(xv, d["w"], (2, 1), (1, 0)), 0.0), (2, 2), 1)
+        expected = pool_ref(conv_ref(hv, w2v, 1, "same"), (2, 1), kind="avg")
+        np.testing.assert_allclose(f(xv, d["w"], w2v), expected, rtol=1e-10, atol=1e-10)
 
 
 def test_float32_dtype_is_kept():
@@ -358,7 +382,7 @@ def _only_matmul_blockwise(var):
     assert ops <= {"Matmul"}, ops
 
 
-@pytest.mark.parametrize("mode", ["NUMBA", "JAX", "FAST_COMPILE"])
+@pytest.mark.parametrize("mode", ["JAX", "FAST_COMPILE"])
 def test_vectorize_batched_weights(mode):
     _mode(mode)
     rng = np.random.default_rng(11)

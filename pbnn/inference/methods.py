@@ -224,7 +224,7 @@ class ADVIOptions(Options):
         optional(positive_number))
     engine: str = option("auto", "'auto' (the compiled JAX loop), 'jax', or 'pymc' (pm.fit, the reference path)",
                          one_of("auto", "jax", "pymc", what="ADVI engine"))
-    backend: str = option("numba", "PyTensor backend of engine='pymc'", one_of(*BACKENDS))
+    backend: str = option("jax", "PyTensor backend of engine='pymc'", one_of(*BACKENDS))
     device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
     optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam; JAX engine)",
                             optional(optax_optimizer))
