@@ -330,3 +330,10 @@ def test_flows_epistemic_ratio_is_outside_over_inside_the_training_interval():
     std = np.where(np.abs(x) <= 0.5, 2.0, 5.0)
     assert epistemic_ratio(std, x[:, None], np.array([[-0.5], [0.2], [0.5]])) == 2.5
     assert epistemic_ratio(np.ones(7), x, np.array([-0.5, 0.5])) == 1.0
+
+
+def test_a_sets_own_options_override_the_methods_and_quick_overrides_both():
+    assert bench_uci.options_for("ensemble", 277, quick=False, name="yacht")["steps"] == 16_000
+    assert bench_uci.options_for("ensemble", 455, quick=False, name="boston")["steps"] == 1_000
+    assert bench_uci.options_for("ensemble", 455, quick=False) == bench_uci.METHODS["ensemble"]
+    assert bench_uci.options_for("ensemble", 277, quick=True, name="yacht")["steps"] == bench_uci.QUICK["ensemble"]["steps"]
