@@ -41,6 +41,7 @@ def test_every_method_has_documented_checked_options():
         ("advi", {"learning_rate": float("nan")}, ValueError, "learning_rate: expected a positive number, got nan"),
         ("advi", {"backend": "fortran"}, ValueError, "backend: unknown backend 'fortran'; expected one of numba, c, jax"),
         ("nuts", {"backend": "fortran"}, ValueError, "backend: unknown backend 'fortran'; expected one of numba, c, jax"),
+        ("pathfinder", {"backend": "jax"}, ValueError, "backend: unknown backend 'jax'; expected one of numba, c, python"),
         ("advi", {"engine": ["jax"]}, ValueError, "engine: unknown ADVI engine ['jax']; expected one of auto, jax, pymc"),
         ("advi", {"device": "tpu"}, ValueError, "device: expected None, 'cpu' or 'gpu', got 'tpu'"),
         ("advi", {"engine": "pymc", "device": "cpu"}, ValueError, "device: only the JAX engine runs on a chosen device"),

@@ -123,26 +123,23 @@ def fit(
     start = time.perf_counter()
     y_fit = TargetScaling.from_targets(y).standardize(y) if spec.likelihood_.standardize_targets else y
     X_fit = scaling.standardize(X)
-    reuse = entry.capabilities.reuses_model
-    if reuse:
-        model_key, model = _checkout_model(spec, X_fit, y_fit)
-    else:
-        model = build_model(spec, X_fit, y_fit, check_input=False)
     engine = entry.load()
 
-    def make_fit(result: EngineResult) -> Fit:
-        return _make_fit(spec, model, X, y, method, resolved, seed, start, result.posterior, result.sample_stats,
-                         data_attrs)
+    def run(model: pm.Model) -> tuple[EngineResult, Fit]:
+        try:
+            result = engine(spec, model, X_fit, y_fit, seed=int(seed), progressbar=progressbar,
+                            **resolved.to_dict())
+        except FitError:  # pbnn's own (a RuntimeError): pass it on as it is
+            raise
+        except (RuntimeError, ArithmeticError) as err:  # the sampler's own failure: its message, not its internals
+            raise FitError(f"method {method!r} failed: {type(err).__name__}: {err}") from None
+        return result, _make_fit(spec, model, X, y, method, resolved, seed, start, result.posterior,
+                                 result.sample_stats, data_attrs)
 
-    try:
-        result = engine(spec, model, X_fit, y_fit, seed=int(seed), progressbar=progressbar, **resolved.to_dict())
-    except FitError:  # pbnn's own (a RuntimeError): pass it on as it is
-        raise
-    except (RuntimeError, ArithmeticError) as err:  # the sampler's own failure: its message, not its internals
-        raise FitError(f"method {method!r} failed: {type(err).__name__}: {err}") from None
-    fitted = make_fit(result)
-    if reuse and result.fault is None:
-        _return_model(model_key, model)
+    if entry.capabilities.reuses_model:
+        result, fitted = on_kept_model(spec, X_fit, y_fit, run, faulty=lambda out: out[0].fault is not None)
+    else:
+        result, fitted = run(build_model(spec, X_fit, y_fit, check_input=False))
     if entry.capabilities.chains and result.fault != "diverged":  # a diverged run's error says what went wrong
         _warn_sampler_faults(fitted, resolved)
     if result.fault == "diverged":

@@ -424,7 +424,9 @@ class PathfinderOptions(Options):
 
     draws: int = option(1000, "draws kept after importance resampling", positive_int)
     num_paths: int = option(4, "quasi-Newton paths", positive_int)
-    backend: str = option("numba", "PyTensor backend (Pathfinder does not compile with JAX)", one_of("numba", "c"))
+    backend: str = option("numba", "PyTensor backend: 'numba', 'c', or 'python' (PyTensor's Python VM, nothing "
+                          "compiled: seconds on a cold cache for a small network, slower per step; Pathfinder does "
+                          "not compile with JAX)", one_of("numba", "c", "python"))
 
 
 #: Step-size schedules of the SG-MCMC methods (:func:`pbnn.inference.sgmcmc.step_size_schedule`).
