@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from contextlib import nullcontext
 
 import arviz_stats as azs

@@ -29,6 +29,13 @@ from pbnn.elpd import KHAT_ATTR
 from pbnn.inference.methods import EngineResult
 
 
+#: The PyTensor mode of each ``backend`` option of Laplace and Pathfinder. "python" (Pathfinder's) is PyTensor's
+#: Python VM, nothing compiled. Pathfinder, cold caches, moons (200 points, 2-5-5-1 tanh): python 8 s against numba
+#: 139 s (numba compiles pymc-extras' 100-node sampling graph for 85 s); warm: 3 s against 8 s. A 2 x 20 relu
+#: network on 300 points: python 81 s cold / 127 s warm, numba 232 s / 17 s.
+COMPILE_MODES = {"numba": "NUMBA", "c": "C", "jax": "JAX", "python": "FAST_COMPILE"}
+
+
 def _pmx():
     if importlib.util.find_spec("pymc_extras") is None:
         raise ImportError("methods 'laplace' and 'pathfinder' need pymc-extras, which is not installed; "
@@ -66,27 +73,21 @@ def run_laplace(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, dr
     if backend == "auto":  # measured on moons: 10 s with JAX, 220 s with a cold NUMBA compile
         backend = "jax"
     idata = pmx.fit_laplace(optimize_method, model=model, random_seed=seed, progressbar=progressbar, draws=draws,
-                            compile_kwargs={"mode": backend.upper()})
+                            compile_kwargs={"mode": COMPILE_MODES[backend]})
     return EngineResult(_posterior(model, idata, draws), _laplace_log_q(model, idata, draws))
-
-
-#: PyTensor modes of Pathfinder's backends. Cold caches, moons (200 points, 2-5-5-1 tanh): python 8 s against
-#: numba 139 s (numba compiles pymc-extras' 100-node sampling graph for 85 s); warm: 3 s against 8 s. A 2 x 20
-#: relu network on 300 points: python 81 s cold / 127 s warm, numba 232 s / 17 s.
-PATHFINDER_MODES = {"numba": "NUMBA", "c": "C", "python": "FAST_COMPILE"}
 
 
 def run_pathfinder(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, draws: int, num_paths: int,
                    backend: str) -> EngineResult:
     """Multi-path Pathfinder: a posterior of ``draws`` draws, empty sample_stats (options:
-    :class:`~pbnn.inference.methods.PathfinderOptions`; ``backend`` numba, c or python (:data:`PATHFINDER_MODES`):
+    :class:`~pbnn.inference.methods.PathfinderOptions`; ``backend`` numba, c or python (:data:`COMPILE_MODES`):
     pymc-extras' Pathfinder does not compile with JAX, dynamic ``arange``)."""
     pmx = _pmx()
     _freeze_initial_values(model, seed)
     try:
         idata = pmx.fit_pathfinder(model=model, random_seed=seed, progressbar=progressbar, num_paths=num_paths,
                                    num_draws=draws, num_draws_per_path=draws, parallel=False,
-                                   compile_kwargs={"mode": PATHFINDER_MODES[backend]})
+                                   compile_kwargs={"mode": COMPILE_MODES[backend]})
     except NotImplementedError as err:  # PyTensor's C matrix products need a BLAS it could link to
         if backend != "c":
             raise
