@@ -108,8 +108,10 @@ def test_a_diverging_chain_on_ray_ends_the_run_where_the_vmapped_run_ends(local_
         errors.append(err.value)
     vmapped, on_ray = errors
     assert str(on_ray) == str(vmapped), str(vmapped)
+    # the chain alone and the vmapped chains are different XLA programs; a diverging chain (draws ~1e4) grows
+    # their last-bit differences: 1.4e-12 relative measured on a cold-cache run
     for name, values in _posterior_arrays(on_ray.fit).items():
-        np.testing.assert_allclose(values, vmapped.fit.posterior[name].values, rtol=1e-12, err_msg=name)  # ~1e4
+        np.testing.assert_allclose(values, vmapped.fit.posterior[name].values, rtol=1e-10, err_msg=name)
 
 
 def _member(value: float, fault: str | None = None) -> EngineResult:
