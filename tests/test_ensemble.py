@@ -3,6 +3,7 @@ meaning in diagnose, regression members, MultiSWAG, checked options and save/loa
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -43,6 +44,15 @@ def test_member_m_is_the_member_methods_fit_from_its_seed(ensemble_fit, small_mo
     np.testing.assert_array_equal(ensemble_fit.posterior["w_2"].values[2], third.posterior["w_2"].values[0])
     again = pbnn.fit(SPEC, X_tr, y_tr, "ensemble", members=4, steps=400, seed=7, progressbar=False)
     np.testing.assert_array_equal(again.posterior["w_1"].values, ensemble_fit.posterior["w_1"].values)
+
+
+def test_the_members_rate_decays_as_the_member_methods(small_moons):
+    X_tr, _, y_tr, _ = small_moons
+    options = {"steps": 300, "learning_rate": 0.05, "final_learning_rate": 0.005, "progressbar": False}
+    fit = pbnn.fit(SPEC, X_tr, y_tr, "ensemble", members=2, seed=3, **options)
+    second = pbnn.fit(SPEC, X_tr, y_tr, "map", seed=ensemble.member_seeds(3, 2)[1], **options)
+    np.testing.assert_array_equal(fit.posterior["w_1"].values[1], second.posterior["w_1"].values[0])
+    assert json.loads(fit.idata.attrs["pbnn_options"])["final_learning_rate"] == 0.005
 
 
 def test_diagnose_shows_the_members_spread_not_r_hat(ensemble_fit):
@@ -95,6 +105,7 @@ def test_advi_and_swag_members(small_moons, quick_fit, short_swag):
         ({"rank": 5}, "rank: an option of swag members (member='swag'), got member='map'"),
         ({"member": "swag", "rank": 1}, "rank: expected an integer >= 2 (the covariance divides by rank - 1), got 1"),
         ({"member": "advi", "learning_rate": -1}, "learning_rate: expected a positive number, got -1"),
+        ({"final_learning_rate": "0.1"}, "final_learning_rate: expected a positive number, got '0.1'"),
     ],
 )
 def test_bad_options_name_the_field(options, message, small_moons):

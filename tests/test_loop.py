@@ -4,6 +4,7 @@ pbnn.inference.progress: schedules, the non-finite guard, user optimizers, the w
 from __future__ import annotations
 
 import io
+import json
 import re
 import warnings
 
@@ -120,6 +121,22 @@ def test_a_users_optax_optimizer_replaces_adam(small_moons, method):
     assert not np.allclose(sgd.idata["optimizer_stats"][stat].values, adam)
     with pytest.raises(TypeError, match=re.escape("optimizer: expected an optax.GradientTransformation")):
         pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, optimizer="adam", **options)
+
+
+def test_maps_final_learning_rate_is_adam_on_the_geometric_decay(small_moons):
+    X_tr, _, y_tr, _ = small_moons
+    options = {"method": "map", "steps": 300, "seed": 0, "progressbar": False}
+    decayed = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, learning_rate=0.05, final_learning_rate=0.005,
+                       **options)
+    by_hand = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, **options,
+                       optimizer=optax.adam(optax.exponential_decay(0.05, 299, 0.1)))
+    lp = decayed.idata["optimizer_stats"]["lp"].values
+    np.testing.assert_allclose(lp, by_hand.idata["optimizer_stats"]["lp"].values, rtol=1e-9)
+    constant = pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, learning_rate=0.05, **options)
+    assert not np.allclose(lp, constant.idata["optimizer_stats"]["lp"].values)
+    assert json.loads(decayed.idata.attrs["pbnn_options"])["final_learning_rate"] == 0.005
+    with pytest.raises(ValueError, match=re.escape("final_learning_rate: expected a positive number, got 0")):
+        pbnn.fit(pbnn.zoo.two_layer_tanh(), X_tr, y_tr, final_learning_rate=0, **options)
 
 
 def test_a_diverging_map_raises_with_the_last_finite_fit():

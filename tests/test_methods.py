@@ -49,7 +49,7 @@ def test_every_method_has_documented_checked_options():
         ("fullrank_advi", {"engine": "pymc", "init_scale": 0.1}, ValueError, "init_scale: PyMC's full-rank ADVI (engine='pymc') has no initial scale"),
         ("mc_dropout", {"dropout": 1.0}, ValueError, "dropout: expected a probability in [0, 1), got 1.0"),
         ("laplace", {"optimize_method": 3}, ValueError, "optimize_method: expected a name (a non-empty str), got 3"),
-        ("map", {"tune": 10}, TypeError, "tune: not an option of method 'map'; its options are steps, learning_rate, batch_size"),
+        ("map", {"tune": 10}, TypeError, "tune: not an option of method 'map'; its options are steps, learning_rate, final_learning_rate, batch_size"),
     ],
 )
 def test_bad_options_name_the_field_and_the_form(method, options, error, message):

@@ -34,9 +34,12 @@ if TYPE_CHECKING:
 
 
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int = 5000,
-        learning_rate: float = 0.01, batch_size: int | None = None,
+        learning_rate: float = 0.01, final_learning_rate: float | None = None, batch_size: int | None = None,
         optimizer: optax.GradientTransformation | None = None) -> EngineResult:
     """Find the posterior mode with ``steps`` Adam steps; returns the posterior (one draw) and ``lp`` per step.
+
+    ``final_learning_rate``: the rate decays geometrically from ``learning_rate`` to it at the last step
+    (:func:`pbnn.inference.loop.learning_rate_schedule`); None: a constant rate.
 
     ``batch_size=B``: each step's log-likelihood is that of B rows drawn with replacement, scaled by N/B
     (stochastic MAP, for data too large for full-batch steps); None: the full data every step.
@@ -48,8 +51,8 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, steps: int
 
     steps = check_positive_int("steps", steps)
     rate = None if optimizer is not None else learning_rate  # what the messages name
-    optimizer_key = loop.optimizer_key(optimizer, learning_rate, steps=steps)
-    optimizer = loop.optimizer_from(optimizer, learning_rate, steps=steps)
+    optimizer_key = loop.optimizer_key(optimizer, learning_rate, final_learning_rate, steps=steps)
+    optimizer = loop.optimizer_from(optimizer, learning_rate, final_learning_rate, steps=steps)
     check_finite_mode(spec, "map")
     n = len(y)
     if batch_size is not None:

@@ -304,9 +304,11 @@ class MAPOptions(Options):
     """Options of ``map`` (Adam on the log posterior density)."""
 
     steps: int = option(5000, "optimisation steps", positive_int)
-    learning_rate: float = option(0.01, "Adam's learning rate", positive_number)
+    learning_rate: float = option(0.01, "Adam's learning rate (at the first step)", positive_number)
+    final_learning_rate: float | None = option(
+        None, "None: a constant rate; else a geometric decay to it at the last step", optional(positive_number))
     batch_size: int | None = option(None, "minibatch size (None: the full data every step)", optional(positive_int))
-    optimizer: Any = option(None, "an optax optimizer instead of Adam at learning_rate (None: Adam)",
+    optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam)",
                             optional(optax_optimizer))
 
 
@@ -359,6 +361,9 @@ class EnsembleOptions(Options):
                                optional(positive_int))
     learning_rate: float | None = option(None, "learning rate of each member (None: the member method's default)",
                                          optional(positive_number))
+    final_learning_rate: float | None = option(
+        None, "each member's rate at its last step, decaying geometrically (None: the member method's default; "
+        "map and advi members)", optional(positive_number))
     batch_size: int | None = option(None, "minibatch size (None: the member method's default; swag's is 32)",
                                     optional(positive_int))
     draws: int | None = option(None, "draws per member (None: 1 for map, 100 for advi and swag; map: 1 only)",
