@@ -59,16 +59,17 @@ REFUSE_BELOW = 0.2
 class ImageModel:
     """A zoo model in this benchmark: the variants it compares and its fit options.
 
-    ``variants``: ADVI estimators (``"reparam"``, ``"local"``, ``"flipout"``) or ``"map"`` (the deterministic
-    baseline, minibatch Adam to the posterior mode). ADVI variants fit with the zoo model's ``[fit]`` options,
-    updated by ``full`` (a full run) or ``quick`` (``--quick``); ``map_options`` are MAP's (full, quick).
+    ``variants``: ADVI estimators (``"reparam"``, ``"local"``, ``"flipout"``) or a method of ``baselines``:
+    ``"map"`` (the deterministic baseline, minibatch Adam to the posterior mode) or ``"ensemble"`` (a deep ensemble
+    of MAP networks). ADVI variants fit with the zoo model's ``[fit]`` options, updated by ``full`` (a full run) or
+    ``quick`` (``--quick``); ``baselines`` maps a method to its own options (full, quick).
     ``bars``: the test accuracy each data set's full ADVI fits must reach (the issue's goals), by data set name.
     """
 
     variants: tuple[str, ...]
     full: dict[str, Any] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
-    map_options: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    baselines: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     bars: dict[str, float] = field(default_factory=dict)
 
 
@@ -79,10 +80,14 @@ QUICK = dict(steps=30, draws=10)
 #: average 10-17; see RESULTS.md's note) times the steps should stay within about 10-20 minutes a fit.
 MODELS: dict[str, ImageModel] = {
     # as bench_images measured it before the zoo grew (batch 128, 200 draws): 0.974 on the MNIST sample
-    "conv": ImageModel(("reparam", "map"), full=dict(steps=6_000, batch_size=128, draws=200),
+    # ensemble: 5 MAP networks of 3000 steps of 128 (6.4 epochs of Fashion-MNIST each), the rate decaying tenfold
+    "conv": ImageModel(("reparam", "map", "ensemble"), full=dict(steps=6_000, batch_size=128, draws=200),
                        quick=dict(QUICK, batch_size=64),
-                       map_options=(dict(steps=3_000, batch_size=128, learning_rate=0.01),
-                                    dict(steps=30, batch_size=64, learning_rate=0.01))),
+                       baselines={"map": (dict(steps=3_000, batch_size=128, learning_rate=0.01),
+                                          dict(steps=30, batch_size=64, learning_rate=0.01)),
+                                  "ensemble": (dict(members=5, steps=3_000, batch_size=128, learning_rate=0.01,
+                                                    final_learning_rate=0.001),
+                                               dict(members=2, steps=30, batch_size=64, learning_rate=0.01))}),
     "lenet5": ImageModel(("flipout",), quick=dict(QUICK, batch_size=64),
                          bars={"MNIST sample": 0.975, "Fashion-MNIST": 0.90}),
     "mnist_dense": ImageModel(("reparam", "local"), quick=dict(QUICK, batch_size=100)),
@@ -137,8 +142,9 @@ def reset_peak_rss() -> bool:
 
 
 def epochs(options: dict, n_train: int) -> float:
-    """Passes over the training set: ``steps * batch_size / n_train`` (full batch when no batch_size)."""
-    return options["steps"] * options.get("batch_size", n_train) / n_train
+    """Passes over the training set: ``steps * batch_size / n_train`` (full batch when no batch_size), times
+    ``members`` for an ensemble (each member its own passes)."""
+    return options.get("members", 1) * options["steps"] * options.get("batch_size", n_train) / n_train
 
 
 def noise_images(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -153,10 +159,10 @@ def gaussian_noise_images(n: int, shape: tuple[int, ...], seed: int = 1) -> np.n
 
 def fit_options(name: str, variant: str, quick: bool) -> tuple[str, dict[str, Any]]:
     """``(method, options)`` of one variant of :data:`MODELS` ``name``: the zoo model's ``[fit]`` options updated by
-    the table's (ADVI with ``estimator``), or MAP's options."""
+    the table's (ADVI with ``estimator``), or a baseline method's options."""
     model = MODELS[name]
-    if variant == "map":
-        return "map", dict(model.map_options[1 if quick else 0])
+    if variant in model.baselines:
+        return variant, dict(model.baselines[variant][1 if quick else 0])
     spec = pbnn.zoo.get(name)
     options = {**spec.fit_options("advi"), **(model.quick if quick else model.full), "estimator": variant}
     return "advi", options
@@ -275,7 +281,7 @@ def run(quick: bool = False) -> str:
 def _met(record: dict) -> str:
     name, _, variant = record["method"].partition(" ")
     bar = MODELS[name].bars.get(record["set"])
-    if bar is None or variant == "map":
+    if bar is None or variant in MODELS[name].baselines:
         return "–"
     return f">= {bar:g}: {'yes' if record['accuracy'] >= bar else 'NO'}"
 
@@ -312,14 +318,15 @@ def report(records: list[dict], notes: list[str], quick: bool) -> str:
                   f"{'; '.join(sorted({r['versions'] for r in records}))}.")
     text = (
         f"Models: `pbnn.zoo.get(name)` at 1x28x28, ADVI (the JAX engine) with the zoo model's `[fit]` options and "
-        f"the benchmark's overrides, by estimator; `map` is the deterministic baseline of the same network. Options: "
+        f"the benchmark's overrides, by estimator; `map` is the deterministic baseline of the same network, `ensemble` "
+        f"a deep ensemble of such MAP networks (each from its own seed; their mixture predicts). Options: "
         f"{options}. Accuracy, LPD (nats per image) and ECE (10 equal-width confidence bins) of the posterior "
         "predictive mean (`pbnn.scores`). OOD AUROC: `pbnn.ood_auroc(test images, OOD images)` by predictive "
         f"entropy and by epistemic (mutual information; none for MAP's single draw): {n_noise} uniform-noise images, "
         "and the MNIST sample's test digits shown to the Fashion models. Refused: the share of the seed article's "
         f"{n_noise} standard-normal noise images, and of the test images, where no class reaches {REFUSE_BELOW} "
-        "(`pred.reject(0.2)`). `s / epoch`: the optimisation loop's seconds (compilation apart; MAP: the whole fit) "
-        "over its epochs (steps x batch / training images); `fit s`: `pbnn.fit` end to end, without the training "
+        "(`pred.reject(0.2)`). `s / epoch`: the optimisation loop's seconds (compilation apart; MAP and ensembles: "
+        "the whole fit) over its epochs (steps x batch / training images, times the members); `fit s`: `pbnn.fit` end to end, without the training "
         "log-likelihood group; `peak RSS`: the process's peak resident memory during that fit (both data sets and "
         "what earlier fits left included); `fit's own`: that peak less the resident memory when the fit began. `layer sds`: posterior means of a hierarchical prior's per-layer weight sd "
         "(layers in order). `bar`: the issue's accuracy goal."

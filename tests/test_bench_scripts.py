@@ -162,6 +162,10 @@ def test_images_options_selection_and_store(monkeypatch, tmp_path):
     assert (quick["steps"], quick["batch_size"], quick["estimator"]) == (30, 100, "local")
     assert bench_images.fit_options("conv", "map", quick=False) == (
         "map", {"steps": 3000, "batch_size": 128, "learning_rate": 0.01})
+    method, ensemble = bench_images.fit_options("conv", "ensemble", quick=False)
+    assert method == "ensemble" and ensemble["members"] == 5
+    assert bench_images.epochs(ensemble, 60_000) == 5 * 3000 * 128 / 60_000  # each member its own passes
+    assert bench_images._met({**_image_record("conv", "ensemble", 0.9), "set": "Fashion-MNIST"}) == "–"
     record = _image_record("lenet5", "flipout", 0.98)
     assert bench_images.current(record, quick=False) and not bench_images.current(record, quick=True)
     assert not bench_images.current({**record, "options": {**options, "steps": 1}}, quick=False)
