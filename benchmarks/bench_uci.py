@@ -37,6 +37,7 @@ import re
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -338,6 +339,23 @@ def fit_split(ds: pbnn.datasets.Dataset, name: str, split: int, method: str, opt
             "date": date.today().isoformat(), "machine": machine(), "versions": versions()}
 
 
+def validation_ll(name: str, method: str, steps: Sequence[int], *, fraction: float = 0.2, seed: int = 0,
+                  root: Path | None = None, **options) -> dict[int, float]:
+    """Test LL on held-out data of ``method`` fitted with each of ``steps``: the way :data:`SET_OPTIONS` chooses a
+    set's steps without looking at a test part.
+
+    ``fraction`` of split 0's *training* part (rows drawn with ``seed``) is held out, the method (the set's options,
+    ``options`` over them) is fitted on the rest by :func:`fit_split`, and the held-out LL (nats per point) is
+    returned for each step count. ``python -m benchmarks.bench_uci ensemble kin8nm 2000,4000,8000`` prints them."""
+    ds = pbnn.datasets.uci(name, split=0, root=root)
+    held = np.random.default_rng(seed).permutation(len(ds.y_train))[: int(round(fraction * len(ds.y_train)))]
+    kept = np.setdiff1d(np.arange(len(ds.y_train)), held)
+    inner = replace(ds, X_train=ds.X_train[kept], X_test=ds.X_train[held], y_train=ds.y_train[kept],
+                    y_test=ds.y_train[held])
+    base = {**options_for(method, len(kept), False, name), **options}
+    return {n: fit_split(inner, name, 0, method, {**base, "steps": n})["ll"] for n in steps}
+
+
 def current(record: dict, quick: bool) -> bool:
     """Whether ``record`` was fitted with its method's present options (stale records are history only)."""
     return record["method"] in METHODS and record["options"] == options_for(record["method"], record["n_train"], quick,
@@ -519,3 +537,11 @@ def report(records: Sequence[dict], published: dict, root: Path, quick: bool) ->
         (f"Where pbnn is behind the goal ({goals_run}):\n\n"
          + "\n".join(f"* {line}." for line in behind)) if behind else f"pbnn meets the goal on every set run ({goals_run}).",
     ])
+
+
+if __name__ == "__main__":  # python -m benchmarks.bench_uci METHOD SET STEPS,STEPS,...: held-out LL per step count
+    import sys
+
+    _method, _name, _steps = sys.argv[1:4]
+    for _n, _ll in validation_ll(_name, _method, [int(n) for n in _steps.split(",")]).items():
+        print(f"{_name} {_method} steps={_n}: held-out LL {_ll:.3f}", flush=True)

@@ -275,6 +275,26 @@ def test_uci_fit_split_returns_a_complete_record(tmp_path, write_uci):
     assert "pymc" in record["versions"] and "cores" in record["machine"]
 
 
+def test_validation_ll_holds_out_part_of_the_training_part_never_the_test_part(monkeypatch, tmp_path, write_uci):
+    write_uci(tmp_path, folder="yacht", n=30)
+    ds = bench_uci.pbnn.datasets.uci("yacht", split=0, root=tmp_path)
+    seen = []
+    real = bench_uci.fit_split
+
+    def spy(inner, name, split, method, options):
+        seen.append((inner, options))
+        return real(inner, name, split, method, options)
+
+    monkeypatch.setattr(bench_uci, "fit_split", spy)
+    lls = bench_uci.validation_ll("yacht", "map", [50, 200], root=tmp_path, learning_rate=0.01)
+    assert list(lls) == [50, 200] and all(math.isfinite(v) for v in lls.values()) and lls[50] != lls[200]
+    inner, options = seen[0]
+    assert [o["steps"] for _, o in seen] == [50, 200] and options["learning_rate"] == 0.01
+    assert (len(inner.y_train), len(inner.y_test)) == (len(ds.y_train) - 2, 2)  # 20% of the training part held out
+    rows = {tuple(r) for r in np.concatenate([inner.X_train, inner.X_test])}
+    assert rows == {tuple(r) for r in ds.X_train} and not rows & {tuple(r) for r in ds.X_test}
+
+
 def test_random_splits():
     splits = random_splits(308)
     assert len(splits) == 20
