@@ -14,7 +14,10 @@ them, the order reversed between layers) and a learned diagonal affine map last:
 
 The start is ADVI's: ``loc`` the model's initial point, ``scale`` ``init_scale`` (0.1) and every flow the identity
 (an IAF's output layer is zero; a BNAF's residual gate starts at :data:`BNAF_GATE_LOGIT`, the identity's weight
-0.95), so the first steps are those of mean-field ADVI and the flows bend it as the ELBO asks. The negative ELBO
+0.95), so the first steps are those of mean-field ADVI and the flows bend it as the ELBO asks. With
+``warm_start`` (mean-field ADVI options, e.g. ``{"steps": 20000, "learning_rate": 0.003}``) a mean-field fit runs
+first and its means and sds are ``loc`` and ``scale``: the flow starts where mean-field ADVI ends, so its ELBO
+starts at mean field's and its own steps (at rates suited to the flow's networks) only have to bend it. The negative ELBO
 (Monte Carlo over ``mc_samples`` draws, the minibatch likelihood scaled by N/B, ``log q`` exact from the flow's
 intermediates) is a loss of pbnn's optax loop, :func:`pbnn.inference.loop.run`. The draws are stored as ADVI's,
 with the flow's exact ``log q`` of each in ``sample_stats.log_q`` (:func:`pbnn.elpd.vi_khat`).
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,11 +236,15 @@ def fit_flow(
     chunk_size: int = 1000,
     callback: Callable[[int, np.ndarray], None] | None = None,
     device: str | None = None,
+    warm_start: Mapping[str, Any] | None = None,
 ) -> FlowResult:
     """Fit a flow (see the module doc) to ``model``'s posterior on its unconstrained space with
     :func:`pbnn.inference.loop.run`; ``data_names``, ``batch_size``, the rates, ``optimizer``, ``callback`` and
-    ``device`` as :func:`pbnn.inference.jax_advi.fit_advi`. A diverged or interrupted loop is not raised: its
-    ``status`` is in ``result.loop_result`` (:func:`pbnn.inference.loop.outcome` reads it)."""
+    ``device`` as :func:`pbnn.inference.jax_advi.fit_advi`; ``warm_start``: the options of a mean-field
+    :func:`~pbnn.inference.jax_advi.fit_advi` whose means and sds start the affine map (``init_scale`` then unused).
+    A diverged or interrupted flow loop is not raised: its ``status`` is in ``result.loop_result``
+    (:func:`pbnn.inference.loop.outcome` reads it); a diverged warm start raises ``FloatingPointError`` naming
+    ``warm_start``."""
     t_setup = time.perf_counter()
     optimizer_key = loop.optimizer_key(optimizer, learning_rate, final_learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, final_learning_rate, steps=steps)
@@ -249,9 +256,11 @@ def fit_flow(
     fns = logdensity.log_density(model, data_names)
     loc = fns.flatten(logdensity.initial_point(model, seed=seed))
     shape = flow_shape(loc.size, flow, layers, hidden)
-    net_seed, loop_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-    params0 = {"loc": loc, "rho": np.full(loc.size, np.log(np.expm1(init_scale))),
-               "flows": shape.init(net_seed)}
+    net_seed, loop_seed, warm_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
+    scale = np.full(loc.size, init_scale)
+    if warm_start:
+        loc, scale = _warm_start(model, data_names, dict(warm_start), seed=warm_seed, device=device)
+    params0 = {"loc": loc, "rho": np.log(np.expm1(scale)), "flows": shape.init(net_seed)}
     loss = _negative_elbo(fns, shape, batch_size=batch_size, n_data=n_data, n_mc=n_mc)
     setup_seconds = time.perf_counter() - t_setup
     key = ("flow_vi", logdensity.structure_key(model, data_names), shape, batch_size, n_data, n_mc, optimizer_key)
@@ -261,10 +270,26 @@ def fit_flow(
     return FlowResult(params=out.params, shape=shape, loop_result=out, setup_seconds=setup_seconds, _fns=fns)
 
 
+def _warm_start(model: pm.Model, data_names: tuple[str, ...], options: dict[str, Any], *, seed: int,
+                device: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The means and sds ``(D,)``, ``(D,)`` of a mean-field ADVI fit with ``options`` (``mc_samples`` as ``n_mc``)."""
+    from pbnn.inference.jax_advi import fit_advi
+
+    options = {"n_mc" if k == "mc_samples" else k: v for k, v in options.items()}
+    options["init_scale"] = options.get("init_scale") or DEFAULT_INIT_SCALE
+    try:
+        result = fit_advi(model, data_names=data_names, seed=seed, device=device, **options)
+    except FloatingPointError as err:
+        raise FloatingPointError(f"warm_start: the mean-field ADVI fit diverged at step {err.result.steps + 1} of "
+                                 f"{options['steps']} (learning_rate={options.get('learning_rate', 0.01)}); try a "
+                                 "lower learning_rate in warm_start") from None
+    return result.mean, result.scale
+
+
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, flow: str = "iaf", layers: int | None = None,
         hidden: int | None = None, steps: int = 10_000, batch_size: int | None = None, learning_rate: float = 0.005,
         final_learning_rate: float | None = None, mc_samples: int = 1, draws: int = 1000,
-        init_scale: float | None = None, device: str | None = None,
+        init_scale: float | None = None, warm_start: dict[str, Any] | None = None, device: str | None = None,
         optimizer: optax.GradientTransformation | None = None) -> EngineResult:
     """The ``flow_vi`` engine of :func:`pbnn.fit`: :func:`fit_flow`, then ``draws`` draws with their ``log q``;
     ``sample_stats`` holds ``log_q`` per draw and the ELBO of every step (``elbo``)."""
@@ -276,7 +301,7 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, flow: str 
         result = fit_flow(model, steps=steps, flow=flow, layers=layers, hidden=hidden, batch_size=batch_size,
                           learning_rate=learning_rate, final_learning_rate=final_learning_rate, optimizer=optimizer,
                           seed=fit_seed, n_mc=mc_samples, init_scale=init_scale or DEFAULT_INIT_SCALE,
-                          device=device, callback=lambda done, elbo: advance(done, elbo))
+                          warm_start=warm_start, device=device, callback=lambda done, elbo: advance(done, elbo))
     fault, message = loop.outcome(result.loop_result, label="flow VI", steps=steps,
                                   learning_rate=None if optimizer is not None else learning_rate)
     flat, log_q = result.sample(draws, sample_seed)

@@ -63,12 +63,6 @@ def open_unit(name: str, value: Any) -> float:
     return float(value)
 
 
-def nonnegative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name}: expected a non-negative integer, got {_got(value)}")
-    return int(value)
-
-
 def decay_exponent(name: str, value: Any) -> float:
     """Welling & Teh's ``gamma`` in (0.5, 1]: the step sizes sum to infinity and their squares do not."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.5 < value <= 1:
@@ -107,6 +101,27 @@ def one_of(*choices: str, what: str | None = None) -> Check:
 
     run.choices = choices  # type: ignore[attr-defined]
     return run
+
+
+#: The options of mean-field ADVI that a flow's warm start takes (:class:`FlowOptions`' ``warm_start``).
+WARM_START_OPTIONS = ("steps", "batch_size", "learning_rate", "final_learning_rate", "mc_samples", "init_scale")
+
+
+def warm_start_options(name: str, value: Any) -> dict[str, Any]:
+    """A mapping of mean-field ADVI options (:data:`WARM_START_OPTIONS`), checked by ``advi``'s own checks; the
+    resolved options, ADVI's defaults included (its ``steps`` must be given)."""
+    if not isinstance(value, Mapping) or "steps" not in value:
+        raise ValueError(f"{name}: expected a mapping of mean-field ADVI options with steps, e.g. "
+                         f"{{'steps': 20000, 'learning_rate': 0.003}}, got {_got(value)}")
+    unknown = sorted(set(value) - set(WARM_START_OPTIONS))
+    if unknown:
+        raise ValueError(f"{name}: {', '.join(unknown)}: not an option of the warm start; it takes "
+                         f"{', '.join(WARM_START_OPTIONS)}")
+    try:
+        resolved = get_method("advi").resolve(dict(value)).to_dict()
+    except ValueError as err:
+        raise ValueError(f"{name}.{err}") from None
+    return {k: resolved[k] for k in WARM_START_OPTIONS}
 
 
 def device(name: str, value: Any) -> str | None:
@@ -275,6 +290,10 @@ class FlowOptions(Options):
     draws: int = option(1000, "draws from the fitted flow", positive_int)
     init_scale: float | None = option(None, "initial sd of the flow's diagonal affine map (None: 0.1, as ADVI's)",
                                       optional(positive_number))
+    warm_start: dict[str, Any] | None = option(
+        None, "mean-field ADVI options (e.g. {'steps': 20000, 'learning_rate': 0.003}) of a fit whose means and sds "
+        "start the flow's affine map (None: the model's initial point and init_scale)",
+        optional(warm_start_options))
     device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
     optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam)",
                             optional(optax_optimizer))
@@ -443,7 +462,7 @@ class SGLDOptions(Options):
     """Options of ``sgld`` (blackjax's stochastic-gradient Langevin dynamics; :mod:`pbnn.inference.sgmcmc`)."""
 
     draws: int = option(1000, "draws kept per chain", positive_int)
-    burn_in: int = option(5000, "steps per chain before the first kept draw", nonnegative_int)
+    burn_in: int = option(5000, "steps per chain before the first kept draw", non_negative_int)
     thin: int = option(50, "steps per kept draw", positive_int)
     chains: int = option(4, "chains (run together, vmapped; one Ray task each with parallel='ray')", positive_int)
     batch_size: int | None = option(32, "minibatch size, at most the data's (None: the full data every step)",
