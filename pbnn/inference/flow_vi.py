@@ -54,6 +54,7 @@ import pymc as pm
 import xarray as xr
 
 from pbnn.inference import logdensity, loop
+from pbnn.inference.advi import DEFAULT_INIT_SCALE  # the affine map's initial sd, and the warm start's: ADVI's
 from pbnn.inference.logdensity import LogDensity
 from pbnn.inference.methods import EngineResult
 
@@ -61,8 +62,6 @@ __all__ = ["FLOWS", "FlowResult", "FlowShape", "fit_flow", "flow_shape", "run"]
 
 #: The flow kinds and, for each, numpyro's autoguide defaults of ``layers`` and ``hidden`` (units per dimension).
 FLOWS = {"iaf": {"layers": 3, "hidden": 1}, "bnaf": {"layers": 1, "hidden": 8}}
-#: Initial sd of the affine map (as ADVI's :data:`pbnn.inference.advi.DEFAULT_INIT_SCALE`).
-DEFAULT_INIT_SCALE = 0.1
 #: A BNAF layer's residual gate logit at the start: the flow's output is 0.05 f(x) + 0.95 x.
 BNAF_GATE_LOGIT = float(np.log(0.05 / 0.95))
 
