@@ -79,6 +79,66 @@ def test_a_warm_start_begins_the_flow_where_meanfield_advi_ends(banana):
     assert flow_kl < 0.25 and flow_kl < advi_kl - 0.3, (advi_kl, flow_kl)
 
 
+def test_the_warm_start_reports_its_steps_first_and_ctrl_c_in_it_keeps_its_gaussian_so_far(banana):
+    warm = {"steps": 2000, "learning_rate": 0.01}
+    kw = dict(data_names=(), seed=0, chunk_size=500)
+    seen = []
+    full = flow_vi.fit_flow(banana, steps=1000, learning_rate=0.001, warm_start=warm,
+                            callback=lambda done, elbo: seen.append(done), **kw)
+    assert seen == [1000, 2000, 2500, 3000] and full.warm_start_steps == 2000  # fit_advi's chunks are 1000 steps
+
+    def ctrl_c_at_1000(done, elbo):
+        if done >= 1000:
+            raise KeyboardInterrupt
+    stopped = flow_vi.fit_flow(banana, steps=1000, learning_rate=0.001, warm_start=warm, callback=ctrl_c_at_1000, **kw)
+    assert stopped.warm_start_interrupted and stopped.warm_start_steps == 1000 and stopped.loop_result.steps == 0
+    _, _, warm_seed = np.random.SeedSequence(0).generate_state(3)
+    advi = fit_advi(banana, steps=1000, learning_rate=0.01, init_scale=0.1, data_names=(), seed=int(warm_seed))
+    np.testing.assert_allclose(stopped.params["loc"], advi.mean, atol=1e-12)
+    np.testing.assert_allclose(jax.nn.softplus(stopped.params["rho"]), advi.scale, atol=1e-12)
+
+
+def test_ctrl_c_before_the_warm_starts_first_step_is_not_swallowed(banana, monkeypatch):
+    from pbnn.inference import jax_advi
+
+    def compiling(*args, **kwargs):  # Ctrl-C while the loop compiles: no step done, nothing to keep
+        raise KeyboardInterrupt
+    monkeypatch.setattr(jax_advi, "fit_advi", compiling)
+    with pytest.raises(KeyboardInterrupt):
+        flow_vi.fit_flow(banana, steps=10, warm_start={"steps": 100}, data_names=(), seed=0)
+
+
+@pytest.mark.parametrize(("warm", "expected"), [({"steps": 5}, 32), ({"steps": 5, "batch_size": None}, None)])
+def test_the_warm_start_minibatches_as_the_flow_unless_told(monkeypatch, warm, expected):
+    from pbnn.inference import jax_advi
+
+    seen = {}
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(jax_advi, "fit_advi", recording)
+    with pm.Model() as model:
+        y = pm.Data("y", np.linspace(-1.0, 1.0, 100))
+        pm.Normal("obs", pm.Normal("mu"), pm.HalfNormal("sd"), observed=y)
+    with pytest.raises(KeyboardInterrupt):
+        flow_vi.fit_flow(model, steps=10, batch_size=32, warm_start=warm, data_names=("y",), seed=0)
+    assert seen["batch_size"] == expected
+
+
+def test_pbnn_fits_bar_counts_the_warm_start_and_ctrl_c_in_it_returns_its_gaussian(small_moons, interrupt_at):
+    interrupt_at(1000, label="flow VI", value_name="ELBO")
+    with pytest.warns(UserWarning, match=re.escape(
+            "flow VI interrupted in its warm start after 1000 of 3000 mean-field ADVI steps: returning the flow at "
+            "its start (the warm start's Gaussian so far), without a flow step")):
+        fit = pbnn.fit(pbnn.zoo.two_layer_tanh(), small_moons.X_train, small_moons.y_train, method="flow_vi",
+                       steps=200, draws=50, warm_start={"steps": 3000, "learning_rate": 0.01}, seed=0,
+                       progressbar=False)
+    assert fit.posterior.sizes["draw"] == 50 and fit.idata["optimizer_stats"]["elbo"].size == 0
+    assert np.isfinite(fit.idata["sample_stats"]["log_q"].values).all()
+    assert fit.predict(small_moons.X_test).accuracy(small_moons.y_test) > 0.75
+
+
 @pytest.mark.slow
 def test_moons_fit_runs_through_pbnn_fit_with_the_flows_log_q(small_moons, monkeypatch):
     fitted = []

@@ -17,7 +17,9 @@ The start is ADVI's: ``loc`` the model's initial point, ``scale`` ``init_scale``
 0.95), so the first steps are those of mean-field ADVI and the flows bend it as the ELBO asks. With
 ``warm_start`` (mean-field ADVI options, e.g. ``{"steps": 20000, "learning_rate": 0.003}``) a mean-field fit runs
 first and its means and sds are ``loc`` and ``scale``: the flow starts where mean-field ADVI ends, so its ELBO
-starts at mean field's and its own steps (at rates suited to the flow's networks) only have to bend it. The negative ELBO
+starts at mean field's and its own steps (at rates suited to the flow's networks) only have to bend it. The warm
+start minibatches as the flow does unless told (its ``batch_size``); the progress bar counts its steps, then the
+flow's, and Ctrl-C during it returns the flow at its start on the warm start's Gaussian so far. The negative ELBO
 (Monte Carlo over ``mc_samples`` draws, the minibatch likelihood scaled by N/B, ``log q`` exact from the flow's
 intermediates) is a loss of pbnn's optax loop, :func:`pbnn.inference.loop.run`. The draws are stored as ADVI's,
 with the flow's exact ``log q`` of each in ``sample_stats.log_q`` (:func:`pbnn.elpd.vi_khat`).
@@ -196,6 +198,9 @@ class FlowResult:
     shape: FlowShape
     loop_result: loop.LoopResult
     setup_seconds: float = 0.0
+    #: The warm start's mean-field ADVI steps done, and whether Ctrl-C ended it (the flow then took no step).
+    warm_start_steps: int = 0
+    warm_start_interrupted: bool = False
     _fns: LogDensity | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -241,9 +246,12 @@ def fit_flow(
     :func:`pbnn.inference.loop.run`; ``data_names``, ``batch_size``, the rates, ``optimizer``, ``callback`` and
     ``device`` as :func:`pbnn.inference.jax_advi.fit_advi`; ``warm_start``: the options of a mean-field
     :func:`~pbnn.inference.jax_advi.fit_advi` whose means and sds start the affine map (``init_scale`` then unused).
+    The warm start minibatches as the flow does unless its options say ``batch_size``, and ``callback`` sees its
+    steps first: ``done`` counts the warm start's steps, then theirs plus the flow's.
     A diverged or interrupted flow loop is not raised: its ``status`` is in ``result.loop_result``
     (:func:`pbnn.inference.loop.outcome` reads it); a diverged warm start raises ``FloatingPointError`` naming
-    ``warm_start``."""
+    ``warm_start``. Ctrl-C during the warm start returns the flow at its start, on the warm start's Gaussian so far
+    (``warm_start_interrupted``; no flow step), or re-raises before its first step."""
     t_setup = time.perf_counter()
     optimizer_key = loop.optimizer_key(optimizer, learning_rate, final_learning_rate, steps=steps)
     optimizer = loop.optimizer_from(optimizer, learning_rate, final_learning_rate, steps=steps)
@@ -257,32 +265,48 @@ def fit_flow(
     shape = flow_shape(loc.size, flow, layers, hidden)
     net_seed, loop_seed, warm_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
     scale = np.full(loc.size, init_scale)
+    warm_steps, interrupted = 0, False
     if warm_start:
-        loc, scale = _warm_start(model, data_names, dict(warm_start), seed=warm_seed, device=device)
+        warm = {"batch_size": batch_size, **warm_start}
+        loc, scale, warm_steps, interrupted = _warm_start(model, data_names, warm, seed=warm_seed, device=device,
+                                                          callback=callback)
     params0 = {"loc": loc, "rho": np.log(np.expm1(scale)), "flows": shape.init(net_seed)}
     loss = _negative_elbo(fns, shape, batch_size=batch_size, n_data=n_data, n_mc=n_mc)
     setup_seconds = time.perf_counter() - t_setup
+    if interrupted:
+        out = loop.LoopResult(params=params0, losses=np.empty(0), steps=0, status="interrupted", compile_seconds=0.0,
+                              run_seconds=0.0)
+        return FlowResult(params=params0, shape=shape, loop_result=out, setup_seconds=setup_seconds,
+                          warm_start_steps=warm_steps, warm_start_interrupted=True, _fns=fns)
     key = ("flow_vi", logdensity.structure_key(model, data_names), shape, batch_size, n_data, n_mc, optimizer_key)
     out = loop.run(loss, params0, steps=steps, optimizer=optimizer, seed=loop_seed, data=full, chunk_size=chunk_size,
-                   callback=None if callback is None else lambda done, losses: callback(done, -losses),
+                   callback=None if callback is None else lambda done, losses: callback(warm_steps + done, -losses),
                    device=device, cache=logdensity.model_cache(model), cache_key=key)
-    return FlowResult(params=out.params, shape=shape, loop_result=out, setup_seconds=setup_seconds, _fns=fns)
+    return FlowResult(params=out.params, shape=shape, loop_result=out, setup_seconds=setup_seconds,
+                      warm_start_steps=warm_steps, _fns=fns)
 
 
 def _warm_start(model: pm.Model, data_names: tuple[str, ...], options: dict[str, Any], *, seed: int,
-                device: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The means and sds ``(D,)``, ``(D,)`` of a mean-field ADVI fit with ``options`` (``mc_samples`` as ``n_mc``)."""
+                device: str | None, callback: Callable[[int, np.ndarray], None] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """The means and sds ``(D,)``, ``(D,)`` of a mean-field ADVI fit with ``options`` (``mc_samples`` as ``n_mc``),
+    its steps done, and whether Ctrl-C ended it (after a first step; before it, ``KeyboardInterrupt`` propagates)."""
     from pbnn.inference.jax_advi import fit_advi
 
     options = {"n_mc" if k == "mc_samples" else k: v for k, v in options.items()}
     options["init_scale"] = options.get("init_scale") or DEFAULT_INIT_SCALE
     try:
-        result = fit_advi(model, data_names=data_names, seed=seed, device=device, **options)
+        result = fit_advi(model, data_names=data_names, seed=seed, device=device, callback=callback, **options)
     except FloatingPointError as err:
         raise FloatingPointError(f"warm_start: the mean-field ADVI fit diverged at step {err.result.steps + 1} of "
                                  f"{options['steps']} (learning_rate={options.get('learning_rate', 0.01)}); try a "
                                  "lower learning_rate in warm_start") from None
-    return result.mean, result.scale
+    except KeyboardInterrupt as interrupt:
+        partial = getattr(interrupt, "result", None)
+        if partial is None or partial.steps == 0:
+            raise
+        return partial.mean, partial.scale, partial.steps, True
+    return result.mean, result.scale, result.steps, False
 
 
 def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, flow: str = "iaf", layers: int | None = None,
@@ -296,13 +320,19 @@ def run(spec, model: pm.Model, X, y, *, seed: int, progressbar: bool, flow: str 
     from pbnn.inference.progress import progress_bar
 
     fit_seed, sample_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-    with progress_bar(progressbar, steps, label="flow VI", value_name="ELBO") as advance:
+    warm_steps = int(warm_start["steps"]) if warm_start else 0
+    with progress_bar(progressbar, warm_steps + steps, label="flow VI", value_name="ELBO") as advance:
         result = fit_flow(model, steps=steps, flow=flow, layers=layers, hidden=hidden, batch_size=batch_size,
                           learning_rate=learning_rate, final_learning_rate=final_learning_rate, optimizer=optimizer,
                           seed=fit_seed, n_mc=mc_samples, init_scale=init_scale or DEFAULT_INIT_SCALE,
                           warm_start=warm_start, device=device, callback=lambda done, elbo: advance(done, elbo))
-    fault, message = loop.outcome(result.loop_result, label="flow VI", steps=steps,
-                                  learning_rate=None if optimizer is not None else learning_rate)
+    if result.warm_start_interrupted:
+        fault, message = "interrupted", (
+            f"flow VI interrupted in its warm start after {result.warm_start_steps} of {warm_steps} mean-field ADVI "
+            "steps: returning the flow at its start (the warm start's Gaussian so far), without a flow step")
+    else:
+        fault, message = loop.outcome(result.loop_result, label="flow VI", steps=steps,
+                                      learning_rate=None if optimizer is not None else learning_rate)
     flat, log_q = result.sample(draws, sample_seed)
     posterior = draws_to_posterior(model, {k: v[None] for k, v in result.constrain(flat).items()})
     elbo = result.elbo

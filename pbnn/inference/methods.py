@@ -109,7 +109,8 @@ WARM_START_OPTIONS = ("steps", "batch_size", "learning_rate", "final_learning_ra
 
 def warm_start_options(name: str, value: Any) -> dict[str, Any]:
     """A mapping of mean-field ADVI options (:data:`WARM_START_OPTIONS`), checked by ``advi``'s own checks; the
-    resolved options, ADVI's defaults included (its ``steps`` must be given)."""
+    resolved options, ADVI's defaults included (its ``steps`` must be given), except ``batch_size``: the flow's
+    unless given."""
     if not isinstance(value, Mapping) or "steps" not in value:
         raise ValueError(f"{name}: expected a mapping of mean-field ADVI options with steps, e.g. "
                          f"{{'steps': 20000, 'learning_rate': 0.003}}, got {_got(value)}")
@@ -121,7 +122,7 @@ def warm_start_options(name: str, value: Any) -> dict[str, Any]:
         resolved = get_method("advi").resolve(dict(value)).to_dict()
     except ValueError as err:
         raise ValueError(f"{name}.{err}") from None
-    return {k: resolved[k] for k in WARM_START_OPTIONS}
+    return {k: resolved[k] for k in WARM_START_OPTIONS if k != "batch_size" or k in value}
 
 
 def device(name: str, value: Any) -> str | None:
@@ -292,7 +293,8 @@ class FlowOptions(Options):
                                       optional(positive_number))
     warm_start: dict[str, Any] | None = option(
         None, "mean-field ADVI options (e.g. {'steps': 20000, 'learning_rate': 0.003}) of a fit whose means and sds "
-        "start the flow's affine map (None: the model's initial point and init_scale)",
+        "start the flow's affine map (None: the model's initial point and init_scale); its batch_size is the flow's unless "
+        "given",
         optional(warm_start_options))
     device: str | None = option(None, "JAX device: None (JAX's default), 'cpu', 'gpu'", device)
     optimizer: Any = option(None, "an optax optimizer instead of Adam at the two rates (None: Adam)",
