@@ -361,3 +361,22 @@ def test_a_sets_own_options_override_the_methods_and_quick_overrides_both():
     assert bench_uci.options_for("ensemble", 455, quick=False, name="boston")["steps"] == 1_000
     assert bench_uci.options_for("ensemble", 455, quick=False) == bench_uci.METHODS["ensemble"]
     assert bench_uci.options_for("ensemble", 277, quick=True, name="yacht")["steps"] == bench_uci.QUICK["ensemble"]["steps"]
+
+
+def test_families_compare_on_the_splits_every_family_ran():
+    import doctest
+
+    from benchmarks import bench_families
+
+    assert doctest.testmod(bench_families).failed == 0
+    records = [{"set": "boston", "method": m, "split": k, "rmse": r, "ll": ll}
+               for m, k, r, ll in [("advi", 0, 3.0, -2.6), ("advi", 1, 3.2, -2.5), ("advi", 2, 9.0, -9.0),
+                                   ("advi", 3, 1.0, 0.0), ("nuts", 0, 2.0, -2.2), ("nuts", 1, 2.4, -2.3),
+                                   ("flow_vi", 1, 2.8, -2.4), ("flow_vi", 0, 2.6, -2.35), ("nuts", 2, 2.0, -2.0)]]
+    out = bench_families.paired(records, sets=["boston", "yacht"])
+    # split 2 is advi's and nuts' only, split 3 beyond SPLITS: both left out; yacht has no records
+    assert list(out) == ["boston"] and out["boston"]["splits"] == [0, 1]
+    assert out["boston"]["missing"] == ["fullrank_advi"]
+    assert out["boston"]["advi"]["rmse"] == pytest.approx((3.1, 0.1)) and out["boston"]["nuts"]["ll"][0] == -2.25
+    assert bench_families.ranking(out) == [
+        "boston (splits 0, 1): nuts -2.25 > flow_vi -2.38 > advi -2.55; flow_vi - advi +0.17 (not run: fullrank_advi)"]
