@@ -74,7 +74,12 @@ TITLE = "UCI regression benchmark (standard splits) against published VI, PBP an
 #: -2.94 (so not minibatch noise: the Euler step's heat, which grows with h / alpha); h 5e-4, alpha 10, 20000 burn-in
 #: 0.83 / -2.36 and 2.35 / -2.47; h 3e-4, 30000 0.81 / -2.11 and 2.40 / -2.46 (alpha 20: -2.34 and -2.54; alpha 30
 #: at h 5e-4: -2.69 on yacht); h 2e-4, 50000 0.70 / -1.96 and 2.52 / -2.45 (alpha 5: -2.18 and -2.41); h 1e-4,
-#: alpha 10, 100000 0.49 / -1.59 and 2.44 / -2.41 (90-116 s a split with another fit on the cores): kept.
+#: alpha 10, 100000 0.49 / -1.59 and 2.44 / -2.41 (90-116 s a split with another fit on the cores): kept. On the
+#: large sets a batch of 100 scales the likelihood's gradient by N / B = 59-412: at alpha 10 kin8nm split 1 diverged
+#: at step 785 (batch 1000: step 911); alpha 50 (their SET_OPTIONS) scored 0.073 / 1.19 there and power split 0
+#: 4.12 / -2.83, h 3e-5 at alpha 10 0.081 / 1.06 and 4.19 / -2.87. naval (noise sd ~1e-3 of the target's range, so
+#: the stiffest curvature) diverged at alpha 50 on split 2 (step 88); h 3e-5, alpha 100 scored 0.0053 / 3.80 there,
+#: h 1e-5, alpha 50 0.0041 / 3.53. protein (N / B = 412) diverged at alpha 50 on split 0 (step 170): naval's options.
 METHODS: dict[str, dict] = {
     "advi": dict(steps=20_000, learning_rate=0.003, draws=500),
     "fullrank_advi": dict(steps=20_000, learning_rate=0.003, final_learning_rate=0.0003, mc_samples=16, draws=500),
@@ -94,11 +99,19 @@ METHODS: dict[str, dict] = {
 #: -2.44 / -2.46 / -2.59 / -2.64 (1000-8000); concrete -2.94 / -2.94 / -2.89 / -2.83 / -2.91; energy -1.26 / -1.03 /
 #: -0.52 / -0.30 / -0.29; wine -0.92 / -0.93 / -0.93 / -1.44 (1000-8000); kin8nm 2000 / 4000 / 8000: 1.04 / 1.12 / 1.20
 #: (8000 full-batch steps of 5 members: 108 s on 5,898 points); power
-#: 1000 / 2000 / 4000 / 8000: -2.721 / -2.704 / -2.691 / -2.675 (:func:`validation_ll`, 2026-12-03).
+#: 1000 / 2000 / 4000 / 8000: -2.721 / -2.704 / -2.691 / -2.675 (:func:`validation_ll`, 2026-12-03). naval: full
+#: batch at 0.01 2000 / 4000 / 8000 / 16000 3.90 / 4.66 / 5.03 / 4.79 (members ended worse than they started: the
+#: rate is too large once the noise sd is small), decaying to 0.0001 4000 / 16000 5.88 / 7.27 (289 s); minibatches of
+#: 256 decaying to 0.0001, 8000 / 32000 steps 6.28 / 7.36 (29 s). protein, minibatches of 256 decaying to 0.0001
+#: (full-batch steps on 41k points cost 16 ms a member): 16000 / 32000 / 64000 steps -2.767 / -2.734 / -2.702 (84 s).
 SET_OPTIONS: dict[str, dict[str, dict]] = {
     "ensemble": {"yacht": {"steps": 16_000}, "boston": {"steps": 1_000}, "concrete": {"steps": 8_000},
                  "energy": {"steps": 16_000}, "wine": {"steps": 1_000}, "power": {"steps": 8_000},
-                 "kin8nm": {"steps": 8_000}},
+                 "kin8nm": {"steps": 8_000},
+                 "naval": {"steps": 32_000, "batch_size": 256, "final_learning_rate": 0.0001},
+                 "protein": {"steps": 64_000, "batch_size": 256, "final_learning_rate": 0.0001}},
+    "sghmc": {"kin8nm": {"alpha": 50.0}, "power": {"alpha": 50.0},
+              "naval": {"step_size": 0.00003, "alpha": 100.0}, "protein": {"step_size": 0.00003, "alpha": 100.0}},
 }
 #: Methods fitted with the heteroscedastic network (:func:`spec_for`).
 HETEROSCEDASTIC = ("ensemble",)
@@ -121,9 +134,10 @@ METHOD_MAX_SPLITS = {"nuts": 3, "fullrank_advi": 3, "sghmc": 3, "flow_vi": 3}
 #: Methods a default run leaves out (naming them in ``PBNN_UCI_METHODS`` runs them): NUTS took 2.3 s an iteration
 #: on kin8nm (7,373 points; 1,023 leapfrog steps, another fit sharing the cores), about 40 minutes a split, and
 #: more than 7.7 s an iteration on protein (41,157 points), hours a split. flow_vi (IAF, 3 layers of D x D networks,
-#: D = 400-750 here) runs on yacht and boston only: 31-36 ms a step, 6 minutes a split; on yacht split 0 at 0.005
-#: -> 0.0005 it diverged (loss 5e86, RMSE 3e5; a warning), at 0.001 -> 0.0001 it scored RMSE 1.37, LL -1.78 against
-#: advi's 0.58 / -1.32 on the same split: 10,000 steps from ADVI's start do not fit the flow, hence its warm start.
+#: D = 400-750 here) runs on yacht and boston by default (``bench_families`` fits the other small sets' first 3
+#: splits): 31-36 ms a step, 6 minutes a split; on yacht split 0 at 0.005 -> 0.0005 it diverged (loss 5e86, RMSE
+#: 3e5; a warning), at 0.001 -> 0.0001 it scored RMSE 1.37, LL -1.78 against advi's 0.58 / -1.32 on the same split:
+#: 10,000 steps from ADVI's start do not fit the flow, hence its warm start.
 SKIP = {"protein": ("nuts", "fullrank_advi", "flow_vi"), "naval": ("nuts", "flow_vi"), "power": ("nuts", "flow_vi"),
         "kin8nm": ("nuts", "flow_vi"), "concrete": ("flow_vi",), "energy": ("flow_vi",), "wine": ("flow_vi",)}
 #: The published columns: the README's (Gal & Ghahramani 2016, Table 1), then :data:`DEEP_ENSEMBLES`.
@@ -533,7 +547,7 @@ def report(records: Sequence[dict], published: dict, root: Path, quick: bool) ->
         "N(y | mu_s, sigma_s), nats per point) in the original units, `pbnn.scores`; ± one standard error over the "
         "`splits` standard splits (seed = split index; fewer where a cell says so). "
         f"Options: {options}; ADVI and MC dropout use minibatches of {BATCH_SIZE} above {BATCH_ABOVE} training points. "
-        f"A default run leaves out (hours a split on 2 cores; flow_vi: yacht and boston only): {skipped}." + (f" Not in the store yet: {', '.join(absent)}." if absent and not quick else ""),
+        f"A default run leaves out (hours a split on 2 cores; flow_vi: minutes a split, fitted on the other small sets by bench_families): {skipped}." + (f" Not in the store yet: {', '.join(absent)}." if absent and not quick else ""),
         ("From a temporary store (`--quick`): " if quick else f"From `{store_path().name}` (the record store): ")
         + provenance(records),
         "Published columns: Gal & Ghahramani (2016), Table 1 (VI: Graves 2011; PBP: Hernandez-Lobato & Adams 2015), "
