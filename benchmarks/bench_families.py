@@ -8,11 +8,7 @@ families on the splits they share, so that a difference is one of families, not 
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
-
-import numpy as np
 
 import pbnn
 from benchmarks import bench_flows, bench_uci
@@ -57,27 +53,17 @@ def paired(records: Sequence[dict], sets: Sequence[str] = SMALL_SETS, families: 
             continue
         shared = sorted(set.intersection(*(ran[f] for f in present)))
         row: dict = {"splits": shared, "missing": [f for f in families if not ran[f]]}
-        for f in present:
-            if shared:
-                row[f] = {key: bench_uci.mean_se([latest[(name, f, k)][key] for k in shared]) for key in ("rmse", "ll")}
+        for f in present if shared else ():
+            row[f] = {key: bench_uci.mean_se([latest[(name, f, k)][key] for k in shared]) for key in ("rmse", "ll")}
         out[name] = row
     return out
 
 
 def _sine_row(method: str, ds, options: dict) -> dict:
-    """One sine fit: test RMSE, LPD, the epistemic std's ratio outside / inside the training interval, k-hat
-    (variational methods), seconds."""
-    t0 = time.perf_counter()
-    fit = pbnn.fit(pbnn.zoo.sine(), ds.X_train, ds.y_train, method=method, seed=bench_flows.SEED, progressbar=False,
-                   **options)
-    seconds = time.perf_counter() - t0
-    pred = fit.predict(ds.X_test, ds.y_test)
-    mean = pred.mean().values.ravel()
-    std = pbnn.uncertainty(pred)["epistemic_std"].values
-    return {"method": method, "test RMSE": float(np.sqrt(np.mean((mean - np.ravel(ds.y_test)) ** 2))),
-            "test LPD": bench_flows._lpd(pred),
-            "epistemic out / in": bench_flows.epistemic_ratio(std, ds.X_test, ds.X_train),
-            "k-hat": pbnn.elpd.vi_khat(fit) if method != "nuts" else math.nan, "fit s": seconds}
+    """One sine fit (:func:`benchmarks.bench_flows._row`): test RMSE, LPD, the epistemic std's ratio outside /
+    inside the training interval, k-hat (variational methods), seconds."""
+    row = bench_flows._row("sine", method, pbnn.zoo.sine(), ds, options)
+    return {"method": method, **{k: row[k] for k in ("test RMSE", "test LPD", "epistemic out / in", "k-hat", "fit s")}}
 
 
 def _uci_tables(results: dict[str, dict], published: dict) -> str:
@@ -115,11 +101,12 @@ def ranking(results: dict[str, dict]) -> list[str]:
 
 def run(quick: bool = False) -> str:
     ds = pbnn.datasets.sine(seed=bench_flows.SEED)
-    sine = [_sine_row(m, ds, o) for m, o in (QUICK_SINE if quick else SINE_OPTIONS).items()]
+    sine_options = QUICK_SINE if quick else SINE_OPTIONS
+    sine = [_sine_row(m, ds, o) for m, o in sine_options.items()]
     parts = [
         f"**The sine** (`pbnn.datasets.sine(seed={bench_flows.SEED})`, {len(ds.y_train)} training points, "
         f"`pbnn.zoo.sine()`, D = 482, seed {bench_flows.SEED}; options: "
-        + "; ".join(f"{m} {o}" for m, o in (QUICK_SINE if quick else SINE_OPTIONS).items())
+        + "; ".join(f"{m} {o}" for m, o in sine_options.items())
         + "). `epistemic out / in`: the mean epistemic std (`pbnn.uncertainty`) at the test inputs outside the "
         "training interval over its mean inside it (`bench_flows.epistemic_ratio`); k-hat: `pbnn.elpd.vi_khat`.",
         table(sine),
@@ -128,13 +115,13 @@ def run(quick: bool = False) -> str:
         root = bench_uci.data_root()
     except FileNotFoundError as err:
         return "\n\n".join(parts + [f"UCI part skipped: the UCI benchmark data are not here ({err})."])
+    store = SplitStore(bench_uci.store_path())
     if not quick:  # what the store lacks, fitted with the UCI benchmark's options
-        store = SplitStore(bench_uci.store_path())
         for name in SMALL_SETS:
             for method in FAMILIES:
                 for k in range(SPLITS):
                     bench_uci.ensure(store, name, k, method, False, root)
-    records = [r for r in SplitStore(bench_uci.store_path()).records() if bench_uci.current(r, False)]
+    records = [r for r in store.records() if bench_uci.current(r, False)]
     results = paired(records)
     options = "; ".join(f"{m} {bench_uci.METHODS[m]}" for m in FAMILIES)
     parts += [

@@ -70,11 +70,12 @@ def _row(data: str, label: str, spec: pbnn.BNN, ds, opts: dict) -> dict:
         metric = ("test RMSE", float(np.sqrt(np.mean((mean - np.ravel(ds.y_test)) ** 2))))
         std = pbnn.uncertainty(pred)["epistemic_std"].values
         extra = {"epistemic out / in": epistemic_ratio(std, ds.X_test, ds.X_train)}
-    stats = fit.idata["optimizer_stats"]
+    stats = fit.optimizer_stats  # empty for a sampler (NUTS): no q for a k-hat, no optimisation loop
+    variational = "step" in stats.sizes
     loop_seconds = stats.attrs.get("pbnn_run_seconds", float("nan"))  # flow_vi's: ADVI's engine does not record it
     return {"data": data, "method": label, metric[0]: metric[1], "test LPD": _lpd(pred),
-            "k-hat": pbnn.elpd.vi_khat(fit), "fit s": seconds,
-            "loop ms / step": 1e3 * loop_seconds / stats.sizes["step"], **extra}
+            "k-hat": pbnn.elpd.vi_khat(fit) if variational else float("nan"), "fit s": seconds,
+            "loop ms / step": 1e3 * loop_seconds / stats.sizes["step"] if variational else float("nan"), **extra}
 
 
 def run(quick: bool = False) -> str:
