@@ -77,9 +77,10 @@ TITLE = "UCI regression benchmark (standard splits) against published VI, PBP an
 #: alpha 10, 100000 0.49 / -1.59 and 2.44 / -2.41 (90-116 s a split with another fit on the cores): kept. On the
 #: large sets a batch of 100 scales the likelihood's gradient by N / B = 59-412: at alpha 10 kin8nm split 1 diverged
 #: at step 785 (batch 1000: step 911); alpha 50 (their SET_OPTIONS) scored 0.073 / 1.19 there and power split 0
-#: 4.12 / -2.83, h 3e-5 at alpha 10 0.081 / 1.06 and 4.19 / -2.87. naval (noise sd ~1e-3 of the target's range, so
-#: the stiffest curvature) diverged at alpha 50 on split 2 (step 88); h 3e-5, alpha 100 scored 0.0053 / 3.80 there,
-#: h 1e-5, alpha 50 0.0041 / 3.53. protein (N / B = 412) diverged at alpha 50 on split 0 (step 170): naval's options.
+#: 4.12 / -2.83, h 3e-5 at alpha 10 0.081 / 1.06 and 4.19 / -2.87. naval (the ensemble's test RMSE 0.0004 is 3% of
+#: the target's sd, 0.0147: the stiffest curvature) diverged at alpha 50 on split 2 (step 88); h 3e-5, alpha 100
+#: scored 0.0053 / 3.80 there, h 1e-5, alpha 50 0.0041 / 3.53. protein (N / B = 412) diverged at alpha 50 on split
+#: 0 (step 170): naval's options.
 METHODS: dict[str, dict] = {
     "advi": dict(steps=20_000, learning_rate=0.003, draws=500),
     "fullrank_advi": dict(steps=20_000, learning_rate=0.003, final_learning_rate=0.0003, mc_samples=16, draws=500),
